@@ -1,0 +1,1 @@
+"""The ``hubserve`` command line."""

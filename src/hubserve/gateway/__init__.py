@@ -1,0 +1,1 @@
+"""The HTTP gateway: route modules per protocol dialect over one ASGI app."""

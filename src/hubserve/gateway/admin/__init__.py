@@ -1,0 +1,1 @@
+"""Server routes: health, info and the model list."""

@@ -1,0 +1,101 @@
+"""Server routes: ``/health``, ``/info``, per-model info, and the Hub-style model list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from hubserve import __version__
+from hubserve.gateway.state import Services, get_services
+from hubserve.hub.detect import read_json
+from hubserve.hub.manifest import Manifest
+from hubserve.hub.names import ModelId
+
+router = APIRouter()
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: 200 while the server answers."""
+    return {"status": "ok"}
+
+
+@router.get("/info")
+async def info(services: ServicesDep) -> dict[str, Any]:
+    """Server info; with a default model set, also that model's TEI-style info."""
+    settings = services.settings
+    body: dict[str, Any] = {
+        "version": __version__,
+        "runtime": settings.runtime,
+        "models": len(services.store.list()),
+        "max_client_batch_size": settings.max_batch_inputs,
+        "max_body_bytes": settings.max_body_bytes,
+    }
+    if settings.default_model:
+        body.update(model_info(services, ModelId.parse(settings.default_model)))
+    return body
+
+
+@router.get("/models/{namespace}/{name}/info")
+async def per_model_info(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+    """TEI-style info for one model."""
+    return model_info(services, ModelId.parse(f"{namespace}/{name}"))
+
+
+@router.get("/api/models")
+async def list_models(
+    services: ServicesDep, search: str | None = None, pipeline_tag: str | None = None
+) -> list[dict[str, Any]]:
+    """The Hub's list shape, filtered by id substring and task."""
+    manifests = services.store.list()
+    if search:
+        manifests = [m for m in manifests if search.lower() in m.id.lower()]
+    if pipeline_tag:
+        manifests = [m for m in manifests if pipeline_tag in m.tasks]
+    return [hub_model(m) for m in manifests]
+
+
+@router.get("/api/models/{namespace}/{name}")
+async def get_model(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+    """One model in the Hub's shape, with its files as ``siblings``."""
+    manifest = services.store.get(ModelId.parse(f"{namespace}/{name}"))
+    body = hub_model(manifest)
+    body["siblings"] = [{"rfilename": f.path, "size": f.size_bytes} for f in manifest.files]
+    body["usedStorage"] = manifest.size_bytes
+    return body
+
+
+def hub_model(manifest: Manifest) -> dict[str, Any]:
+    """A manifest in the Hub API's model shape."""
+    return {
+        "id": manifest.id,
+        "modelId": manifest.id,
+        "sha": manifest.revision,
+        "pipeline_tag": manifest.pipeline_tag,
+        "tasks": manifest.tasks,
+        "library_name": manifest.library,
+        "tags": [*manifest.tasks, manifest.library, manifest.format],
+        "private": False,
+        "createdAt": manifest.created_at,
+        "cardData": {"license": manifest.license},
+        "source": manifest.source,
+    }
+
+
+def model_info(services: Services, model_id: ModelId) -> dict[str, Any]:
+    """TEI-like ``/info`` fields for one model."""
+    manifest = services.store.get(model_id)
+    config = read_json(services.store.files_dir(model_id) / "config.json")
+    return {
+        "model_id": manifest.id,
+        "model_sha": manifest.revision,
+        "model_pipeline_tag": manifest.pipeline_tag,
+        "model_type": config.get("model_type"),
+        "tasks": manifest.tasks,
+        "format": manifest.format,
+        "max_input_length": config.get("max_position_embeddings"),
+        "max_client_batch_size": services.settings.max_batch_inputs,
+        "version": __version__,
+    }

@@ -1,0 +1,1 @@
+"""The Hugging Face Inference API dialect: ``/models/{id}`` task routes."""

@@ -1,0 +1,45 @@
+"""HF Inference API routes: per-model URLs, the pipeline form, the legacy form, and POST / for a default model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from hubserve.errors import NotFound
+from hubserve.gateway.hf.service import infer
+from hubserve.gateway.state import Services, get_services
+
+router = APIRouter()
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@router.post("/models/{namespace}/{name}")
+async def model_task(namespace: str, name: str, request: Request, services: ServicesDep) -> JSONResponse:
+    """Run the model's own task (embedding models pick similarity by input shape)."""
+    return await infer(request, services, f"{namespace}/{name}", None)
+
+
+@router.post("/models/{namespace}/{name}/pipeline/{task}")
+async def model_pipeline(
+    namespace: str, name: str, task: str, request: Request, services: ServicesDep
+) -> JSONResponse:
+    """Run a named task on the model (the HF router's form)."""
+    return await infer(request, services, f"{namespace}/{name}", task)
+
+
+@router.post("/pipeline/{task}/{namespace}/{name}")
+async def legacy_pipeline(
+    task: str, namespace: str, name: str, request: Request, services: ServicesDep
+) -> JSONResponse:
+    """The api-inference era form of the pipeline route."""
+    return await infer(request, services, f"{namespace}/{name}", task)
+
+
+@router.post("/")
+async def default_model(request: Request, services: ServicesDep) -> JSONResponse:
+    """Inference Endpoint style: POST / runs the configured default model."""
+    if not services.settings.default_model:
+        raise NotFound("No default model is set (HUBSERVE_DEFAULT_MODEL); POST to /models/{namespace}/{name}")
+    return await infer(request, services, services.settings.default_model, None)

@@ -1,0 +1,76 @@
+"""Run one HF-dialect inference call: parse the body, pick the task, run it, shape the answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from hubserve.errors import ValidationFailed
+from hubserve.gateway.state import Services
+from hubserve.hub.names import ModelId
+from hubserve.tasks.base import CallContext, Envelope, parse_model
+from hubserve.tasks.registry import resolve_task
+from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
+
+_HF_HUB_UA = re.compile(r"hf_hub/(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def call_context(request: Request, services: Services) -> CallContext:
+    """What the caller's headers tell us: the huggingface_hub version, if that is the client."""
+    match = _HF_HUB_UA.search(request.headers.get("user-agent", ""))
+    version = tuple(int(g or 0) for g in match.groups()) if match else None
+    return CallContext(hf_hub_version=version, max_batch_inputs=services.settings.max_batch_inputs)
+
+
+async def read_envelope(request: Request) -> Envelope:
+    """The JSON body as an HF envelope; anything else is a 422 that says what was expected."""
+    raw = await request.body()
+    if not raw.strip():
+        raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "inputs" not in data:
+        raise ValidationFailed('Request body must be a JSON object with an "inputs" field', param="inputs")
+    envelope = parse_model(Envelope, data, where="body")
+    assert isinstance(envelope, Envelope)
+    return envelope
+
+
+async def infer(request: Request, services: Services, model: str, task_name: str | None) -> JSONResponse:
+    """Serve ``POST /models/{id}[/pipeline/{task}]`` and its legacy twin."""
+    started = time.perf_counter()
+    model_id = ModelId.parse(model)
+    envelope = await read_envelope(request)
+    manifest = services.store.get(model_id)
+    task = resolve_task(manifest, task_name, envelope.inputs)
+    ctx = call_context(request, services)
+    prepared = task.prepare(envelope, ctx)
+    result: Any = await services.pool.run(model_id, task, prepared)
+    if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
+        result = legacy_shape(prepared.inputs, result)
+    elapsed = time.perf_counter() - started
+    headers = {
+        "x-compute-type": "cpu",
+        "x-compute-time": f"{elapsed:.4f}",
+        "x-compute-characters": str(_characters(envelope.inputs)),
+        "x-model-id": str(model_id),
+        "x-task": task.name,
+    }
+    return JSONResponse(result, headers=headers)
+
+
+def _characters(inputs: Any) -> int:
+    if isinstance(inputs, str):
+        return len(inputs)
+    if isinstance(inputs, list):
+        return sum(_characters(x) for x in inputs)
+    if isinstance(inputs, dict):
+        return sum(_characters(x) for x in inputs.values())
+    return 0

@@ -1,0 +1,125 @@
+"""Work out a folder's model format, tasks and licence from the files it holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from hubserve.errors import ImportFailed
+from hubserve.hub.manifest import ModelFormat
+
+WEIGHT_SUFFIXES: dict[str, ModelFormat] = {
+    ".safetensors": "transformers",
+    ".bin": "transformers",
+    ".onnx": "onnx",
+}
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
+
+# Architecture class suffix → tasks that head serves, in preference order.
+ARCHITECTURE_TASKS: dict[str, list[str]] = {
+    "ForSequenceClassification": ["text-classification"],
+    "ForTokenClassification": ["token-classification"],
+    "ForMaskedLM": ["fill-mask"],
+    "ForQuestionAnswering": ["question-answering"],
+    "Model": ["feature-extraction", "sentence-similarity"],
+}
+EMBEDDING_TASKS = ["feature-extraction", "sentence-similarity", "zero-shot-classification"]
+
+# Phrases in a LICENSE file → SPDX-style id as the Hub writes it.
+LICENSE_PHRASES: dict[str, str] = {
+    "creative commons attribution 4.0": "cc-by-4.0",
+    "apache license": "apache-2.0",
+    "mit license": "mit",
+}
+
+
+def detect_format(folder: Path) -> ModelFormat:
+    """The model format of a folder, from the weight files in it."""
+    found = {WEIGHT_SUFFIXES[p.suffix] for p in folder.rglob("*") if p.suffix in WEIGHT_SUFFIXES}
+    if "transformers" in found:
+        return "transformers"
+    if "onnx" in found:
+        return "onnx"
+    raise ImportFailed(
+        f"No model weights in {folder}: expected *.safetensors, pytorch_model.bin or *.onnx"
+    )
+
+
+def check_tokenizer(folder: Path) -> None:
+    """Fail clearly when a folder has no tokenizer files."""
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ImportFailed(f"No tokenizer in {folder}: expected one of {', '.join(TOKENIZER_FILES)}")
+
+
+def detect_tasks(folder: Path, explicit: str | None, supported: set[str]) -> list[str]:
+    """Tasks a model serves: the explicit one first, then pipeline_tag, then what its head implies."""
+    config = read_json(folder / "config.json")
+    inferred = _tasks_from_config(folder, config)
+    tag = config.get("pipeline_tag") or _readme_field(folder, "pipeline_tag")
+    first = explicit or tag or (inferred[0] if inferred else None)
+    if first is None:
+        raise ImportFailed(
+            f"Cannot tell the task of {folder}: add pipeline_tag to config.json or pass --task "
+            f"(one of {', '.join(sorted(supported))})"
+        )
+    if first not in supported:
+        raise ImportFailed(f"Task {first!r} is not supported; valid tasks: {', '.join(sorted(supported))}")
+    tasks = [first] + [t for t in inferred if t != first and t in supported]
+    return tasks
+
+
+def detect_license(folder: Path, fallback: str | None = None) -> str | None:
+    """The licence: README front matter, else a LICENSE file's wording, else the fallback."""
+    declared = _readme_field(folder, "license")
+    if declared:
+        return declared
+    for name in ("LICENSE", "LICENSE.txt", "LICENSE.md"):
+        path = folder / name
+        if path.is_file():
+            text = path.read_text(errors="replace")[:4000].lower()
+            for phrase, spdx in LICENSE_PHRASES.items():
+                if phrase in text:
+                    return spdx
+    return fallback
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file, or {} when the file is missing."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ImportFailed(f"{path} must hold a JSON object")
+    return data
+
+
+def _tasks_from_config(folder: Path, config: dict[str, Any]) -> list[str]:
+    if (folder / "modules.json").is_file():
+        return list(EMBEDDING_TASKS)
+    tasks: list[str] = []
+    for arch in config.get("architectures") or []:
+        for suffix, arch_tasks in ARCHITECTURE_TASKS.items():
+            if str(arch).endswith(suffix):
+                tasks.extend(arch_tasks)
+                break
+    labels = " ".join(str(v).lower() for v in (config.get("id2label") or {}).values())
+    if "text-classification" in tasks and "entail" in labels:
+        tasks.append("zero-shot-classification")
+    return tasks
+
+
+def _readme_field(folder: Path, key: str) -> str | None:
+    readme = folder / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(errors="replace")
+    match = re.match(r"^---\s*\n(.*?)\n---", text, re.DOTALL)
+    if not match:
+        return None
+    field = re.search(rf"^{re.escape(key)}:\s*(\S+)\s*$", match.group(1), re.MULTILINE)
+    return field.group(1).strip("'\"") if field else None

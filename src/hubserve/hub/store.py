@@ -1,0 +1,164 @@
+"""HubStore: list, read, add and remove repos on disk; every write is staged and renamed into place.
+
+Layout under the hub root::
+
+    models/<namespace>/<name>/manifest.json      written last, inside the staged folder
+    models/<namespace>/<name>/files/...          the repo's files
+    cache/<kind>/<namespace>/<name>/<revision>/  derived artefacts (e.g. ONNX exports)
+    .staging/<random>/                           imports in progress; never read as models
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hubserve.errors import HubError, ModelExists, ModelNotFound
+from hubserve.hub.copying import copy_files
+from hubserve.hub.manifest import MANIFEST_NAME, Manifest, ModelFormat
+from hubserve.hub.names import ModelId
+
+_STALE_STAGING_S = 6 * 3600
+
+
+class HubStore:
+    """The model store rooted at one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._models = root / "models"
+        self._staging = root / ".staging"
+        self._cache = root / "cache"
+        for folder in (self._models, self._staging, self._cache):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._sweep_stale_staging()
+
+    def list(self) -> list[Manifest]:
+        """Every complete repo in the hub, sorted by id."""
+        manifests = []
+        for path in sorted(self._models.glob(f"*/*/{MANIFEST_NAME}")):
+            manifests.append(Manifest.model_validate_json(path.read_text()))
+        return manifests
+
+    def exists(self, model_id: ModelId) -> bool:
+        """Whether a complete repo with this id is in the hub."""
+        return (self._repo_dir(model_id) / MANIFEST_NAME).is_file()
+
+    def get(self, model_id: ModelId) -> Manifest:
+        """The manifest of one repo; ModelNotFound if it is not there."""
+        path = self._repo_dir(model_id) / MANIFEST_NAME
+        try:
+            return Manifest.model_validate_json(path.read_text())
+        except FileNotFoundError:
+            raise ModelNotFound(f"Model {model_id} does not exist") from None
+
+    def files_dir(self, model_id: ModelId) -> Path:
+        """The folder holding the repo's files."""
+        self.get(model_id)
+        return self._repo_dir(model_id) / "files"
+
+    def cache_dir(self, model_id: ModelId, kind: str, revision: str) -> Path:
+        """A folder for artefacts derived from one revision of a repo (created on demand)."""
+        folder = self._cache / kind / model_id.namespace / model_id.name / revision
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def add(
+        self,
+        model_id: ModelId,
+        sources: Sequence[tuple[Path, str]],
+        *,
+        tasks: list[str],
+        fmt: ModelFormat,
+        source: str,
+        library: str = "transformers",
+        license: str | None = None,
+        replace: bool = False,
+        show_progress: bool | None = None,
+    ) -> Manifest:
+        """Copy files into a new repo atomically: either the whole repo appears, or nothing does."""
+        if self.exists(model_id) and not replace:
+            raise ModelExists(f"Model {model_id} already exists; remove it first or pass replace")
+        with self._staged() as stage:
+            entries = copy_files(sources, stage / "files", label=f"importing {model_id}", show_progress=show_progress)
+            manifest = Manifest(
+                id=str(model_id),
+                tasks=tasks,
+                format=fmt,
+                library=library,
+                license=license,
+                source=source,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                files=entries,
+            )
+            _write_atomic(stage / MANIFEST_NAME, manifest.model_dump_json(indent=2))
+            self._swap_in(stage, model_id)
+        return manifest
+
+    def remove(self, model_id: ModelId) -> None:
+        """Delete a repo and its cached artefacts; ModelNotFound if it is not there."""
+        self.get(model_id)
+        trash = self._staging / f"rm-{uuid.uuid4().hex}"
+        os.replace(self._repo_dir(model_id), trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        for kind_dir in self._cache.iterdir():
+            shutil.rmtree(kind_dir / model_id.namespace / model_id.name, ignore_errors=True)
+
+    @contextmanager
+    def staged_file(self, target: Path) -> Iterator[Path]:
+        """Yield a temporary path beside ``target``; it is renamed onto ``target`` only on success."""
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            yield tmp
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _repo_dir(self, model_id: ModelId) -> Path:
+        return self._models / model_id.namespace / model_id.name
+
+    @contextmanager
+    def _staged(self) -> Iterator[Path]:
+        stage = self._staging / uuid.uuid4().hex
+        stage.mkdir()
+        try:
+            yield stage
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _swap_in(self, stage: Path, model_id: ModelId) -> None:
+        final = self._repo_dir(model_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        old = None
+        if final.exists():
+            old = self._staging / f"old-{uuid.uuid4().hex}"
+            os.replace(final, old)
+        try:
+            os.replace(stage, final)
+        except OSError as exc:
+            if old is not None:
+                os.replace(old, final)
+            raise HubError(f"Could not move {model_id} into place: {exc}") from exc
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _sweep_stale_staging(self) -> None:
+        cutoff = time.time() - _STALE_STAGING_S
+        for entry in self._staging.iterdir():
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,94 @@
+"""ModelPool: loads each (model, head) once on first use and runs its compute in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from hubserve.errors import HubserveError, ModelLoadFailed
+from hubserve.hub.detect import read_json
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+from hubserve.runtimes.base import Head, LoadedEncoder, LoadSpec
+from hubserve.runtimes.registry import load_encoder
+from hubserve.tasks.base import Task
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Loader = Callable[[LoadSpec, str], LoadedEncoder]
+
+
+@dataclass
+class _Slot:
+    """One (model revision, head): its load lock and its encoder once loaded."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    encoder: LoadedEncoder | None = None
+    load_s: float = 0.0
+
+
+class ModelPool:
+    """In-process residency: load lazily, share one load between concurrent first requests."""
+
+    def __init__(self, store: HubStore, *, runtime: str, threads: int, loader: Loader = load_encoder) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._threads = threads
+        self._loader = loader
+        self._slots: dict[tuple[str, str, Head], _Slot] = {}
+        # One forward at a time: each already uses every allowed core, and more would oversubscribe them.
+        self._compute = anyio.CapacityLimiter(1)
+
+    async def run(self, model_id: ModelId, task: Task[Any], request: Any) -> Any:
+        """Run a validated request of ``task`` on the model, loading it first if needed."""
+        manifest = self._store.get(model_id)
+        head = task.head_for(manifest)
+        slot = self._slots.setdefault((str(model_id), manifest.revision, head), _Slot())
+        encoder = await self._ensure_loaded(slot, model_id, head)
+        return await anyio.to_thread.run_sync(task.run, encoder, request, limiter=self._compute)
+
+    def loaded(self) -> list[dict[str, Any]]:
+        """What is resident now: model, head, runtime and load time."""
+        return [
+            {"model": key[0], "revision": key[1], "head": key[2], "runtime": s.encoder.runtime, "load_s": s.load_s}
+            for key, s in self._slots.items()
+            if s.encoder is not None
+        ]
+
+    async def _ensure_loaded(self, slot: _Slot, model_id: ModelId, head: Head) -> LoadedEncoder:
+        if slot.encoder is not None:
+            return slot.encoder
+        async with slot.lock:
+            if slot.encoder is None:
+                spec = self._spec(model_id, head)
+                started = time.perf_counter()
+                try:
+                    slot.encoder = await anyio.to_thread.run_sync(self._loader, spec, self._runtime)
+                except HubserveError:
+                    raise
+                except Exception as exc:  # a third-party loader failure must not look like our bug
+                    raise ModelLoadFailed(f"Could not load {model_id}: {type(exc).__name__}: {exc}") from exc
+                slot.load_s = time.perf_counter() - started
+                log.info("loaded %s (%s) on %s in %.2fs", model_id, head, slot.encoder.runtime, slot.load_s)
+        return slot.encoder
+
+    def _spec(self, model_id: ModelId, head: Head) -> LoadSpec:
+        manifest = self._store.get(model_id)
+        files = self._store.files_dir(model_id)
+        return LoadSpec(
+            model_id=str(model_id),
+            revision=manifest.revision,
+            files_dir=files,
+            fmt=manifest.format,
+            head=head,
+            threads=self._threads,
+            cache_dir=self._store.cache_dir(model_id, "onnx", manifest.revision),
+            config=read_json(files / "config.json"),
+        )

@@ -1,0 +1,1 @@
+"""Tasks: one module per task with its request model and its pre → forward → post steps."""

@@ -1,0 +1,164 @@
+"""The task contract, the HF request envelope, and input checks shared by every task."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hubserve.errors import InputTooLong, ValidationFailed
+from hubserve.hub.manifest import Manifest
+from hubserve.runtimes.base import Array, Head, LoadedEncoder
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+class Options(BaseModel):
+    """Legacy ``options`` of the api-inference era; accepted for compatibility."""
+
+    model_config = ConfigDict(extra="forbid")
+    use_cache: bool = True
+    wait_for_model: bool = False
+
+
+class Envelope(BaseModel):
+    """The HF request body: ``{"inputs", "parameters", "options"}`` (plus root keys for feature-extraction)."""
+
+    model_config = ConfigDict(extra="allow")
+    inputs: Any
+    parameters: dict[str, Any] | None = None
+    options: Options | None = None
+
+
+class StrictParams(BaseModel):
+    """Base of every task's parameters: unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Facts about the caller that shape the answer (not the computation)."""
+
+    hf_hub_version: tuple[int, ...] | None = None
+    max_batch_inputs: int = 256
+
+
+@dataclass
+class Prepared(Generic[ParamsT]):
+    """A validated request: its inputs, its parameters, and whether one input or a list was sent."""
+
+    inputs: Any
+    params: ParamsT
+    single: bool
+
+
+class Task(ABC, Generic[ParamsT]):
+    """One task: validate a request, then run it on a loaded encoder."""
+
+    name: ClassVar[str]
+    head: ClassVar[Head]
+    params_model: ClassVar[type[BaseModel]]
+    root_params: ClassVar[bool] = False
+
+    def head_for(self, manifest: Manifest) -> Head:
+        """Which model head this task needs on this model."""
+        return self.head
+
+    def prepare(self, envelope: Envelope, ctx: CallContext) -> Prepared[ParamsT]:
+        """Validate inputs and parameters before anything is queued."""
+        raw = dict(envelope.parameters or {})
+        extras = dict(envelope.model_extra or {})
+        extras.pop("stream", None)
+        if extras and not self.root_params:
+            raise ValidationFailed(
+                f"Unknown top-level field(s) {sorted(extras)}; put task parameters under 'parameters'"
+            )
+        raw.update(extras)
+        params: ParamsT = parse_model(self.params_model, raw, where="parameters")  # type: ignore[assignment]
+        inputs, single = self.check_inputs(envelope.inputs, ctx)
+        return Prepared(inputs=inputs, params=params, single=single)
+
+    @abstractmethod
+    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
+        """Validate ``inputs``; return them normalised to a list, and whether one was sent."""
+
+    @abstractmethod
+    def run(self, model: LoadedEncoder, request: Prepared[ParamsT]) -> Any:
+        """Compute the answer in its wire shape (runs in a worker thread)."""
+
+
+def parse_model(model: type[BaseModel], data: Any, *, where: str) -> BaseModel:
+    """Validate data against a pydantic model; a failure becomes a 422 naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in (where, *first["loc"]))
+        raise ValidationFailed(f"Invalid {loc}: {first['msg']}", param=loc) from None
+
+
+def text_list(inputs: Any, ctx: CallContext, *, field: str = "inputs") -> tuple[list[str], bool]:
+    """A non-empty string, or a non-empty list of non-empty strings."""
+    if isinstance(inputs, str):
+        items, single = [inputs], True
+    elif isinstance(inputs, list) and inputs and all(isinstance(x, str) for x in inputs):
+        items, single = list(inputs), False
+    elif isinstance(inputs, list) and not inputs:
+        raise ValidationFailed(f"`{field}` must not be an empty list", param=field)
+    else:
+        raise ValidationFailed(f"`{field}` must be a string or a list of strings", param=field)
+    if len(items) > ctx.max_batch_inputs:
+        raise ValidationFailed(
+            f"`{field}` has {len(items)} items; at most {ctx.max_batch_inputs} per request", param=field
+        )
+    if any(not x.strip() for x in items):
+        raise ValidationFailed(f"`{field}` must not contain empty strings", param=field)
+    return items, single
+
+
+def tokenize(
+    model: LoadedEncoder, texts: list[str], *, truncate: bool, pairs: list[str] | None = None, **extra: Any
+) -> Any:
+    """Tokenize a padded batch; an over-long input is an error unless truncation was asked for."""
+    encoding = model.tokenizer(
+        texts,
+        pairs,
+        padding=True,
+        truncation="longest_first" if truncate else False,
+        max_length=model.max_length if truncate else None,
+        return_tensors="np",
+        **extra,
+    )
+    length = int(encoding["input_ids"].shape[1])
+    if length > model.max_length:
+        raise InputTooLong(
+            f"Input has {length} tokens; this model takes at most {model.max_length}. "
+            "Shorten it, or pass truncate=true where the task allows it.",
+            param="inputs",
+        )
+    return encoding
+
+
+def softmax(x: Array, axis: int = -1) -> Array:
+    """Numerically stable softmax."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    out: Array = e / np.sum(e, axis=axis, keepdims=True)
+    return out
+
+
+def sigmoid(x: Array) -> Array:
+    """Logistic function."""
+    out: Array = 1.0 / (1.0 + np.exp(-x))
+    return out
+
+
+def id2label(config: dict[str, Any]) -> dict[int, str]:
+    """The model's label names by class index (``LABEL_i`` where the config has none)."""
+    raw = config.get("id2label") or {}
+    labels = {int(k): str(v) for k, v in raw.items()}
+    return labels

@@ -1,0 +1,123 @@
+"""Sentence embeddings as the model's sentence-transformers config says: prompt, pooling, normalisation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hubserve.errors import UnknownOption
+from hubserve.runtimes.base import Array, LoadedEncoder
+from hubserve.tasks.base import tokenize
+
+POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len", "lasttoken")
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """How a repo turns token states into one vector: from modules.json and its Pooling folder."""
+
+    pooling: str = "mean"
+    normalize: bool = False
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+
+
+def embedding_config(model: LoadedEncoder) -> EmbeddingConfig:
+    """The model's embedding config, read once per loaded model."""
+    config = model.memo.get("embedding")
+    if not isinstance(config, EmbeddingConfig):
+        config = model.memo["embedding"] = read_embedding_config(model.spec.files_dir)
+    return config
+
+
+def read_embedding_config(files_dir: Path) -> EmbeddingConfig:
+    """Read the sentence-transformers config of a repo; plain encoders get mean pooling, no normalisation."""
+    modules_file = files_dir / "modules.json"
+    if not modules_file.is_file():
+        return EmbeddingConfig()
+    modules = json.loads(modules_file.read_text())
+    pooling = "mean"
+    normalize = False
+    for module in modules:
+        kind = str(module.get("type", ""))
+        if kind.endswith("Pooling"):
+            pooling = _pooling_mode(files_dir / module.get("path", ""))
+        elif kind.endswith("Normalize"):
+            normalize = True
+    st_config = files_dir / "config_sentence_transformers.json"
+    extra: dict[str, Any] = json.loads(st_config.read_text()) if st_config.is_file() else {}
+    return EmbeddingConfig(
+        pooling=pooling,
+        normalize=normalize,
+        prompts=dict(extra.get("prompts") or {}),
+        default_prompt_name=extra.get("default_prompt_name"),
+    )
+
+
+def _pooling_mode(folder: Path) -> str:
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        return "mean"
+    config = json.loads(config_file.read_text())
+    for mode in POOLING_MODES:
+        if config.get(f"pooling_mode_{mode}_token") or config.get(f"pooling_mode_{mode}_tokens"):
+            return mode
+        if config.get(f"pooling_mode_{mode}"):
+            return mode
+    return str(config.get("pooling_mode", "mean"))
+
+
+def apply_prompt(config: EmbeddingConfig, texts: list[str], prompt_name: str | None) -> list[str]:
+    """Prefix each text with the named prompt (or the model's default prompt)."""
+    name = prompt_name or config.default_prompt_name
+    if name is None:
+        return texts
+    if name not in config.prompts:
+        valid = ", ".join(sorted(config.prompts)) or "none: this model defines no prompts"
+        raise UnknownOption(f"Unknown prompt_name {name!r}; valid: {valid}", param="prompt_name")
+    return [config.prompts[name] + t for t in texts]
+
+
+def pool(states: Array, mask: Array, mode: str) -> Array:
+    """Reduce token states [batch, seq, dim] to one vector per input, ignoring padding."""
+    m = mask[..., None].astype(states.dtype)
+    if mode == "cls":
+        return states[:, 0]
+    if mode == "max":
+        return np.where(m > 0, states, -np.inf).max(axis=1)
+    if mode == "lasttoken":
+        last = mask.sum(axis=1).astype(int) - 1
+        return states[np.arange(states.shape[0]), last]
+    summed = (states * m).sum(axis=1)
+    counts = np.clip(m.sum(axis=1), 1e-9, None)
+    if mode == "mean_sqrt_len":
+        return summed / np.sqrt(counts)
+    return summed / counts
+
+
+def l2_normalize(vectors: Array) -> Array:
+    """Scale rows to unit length."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: Array = vectors / np.clip(norms, 1e-12, None)
+    return out
+
+
+def embed(
+    model: LoadedEncoder,
+    texts: list[str],
+    *,
+    truncate: bool,
+    normalize: bool | None = None,
+    prompt_name: str | None = None,
+) -> Array:
+    """Embed texts in one padded batch: prompt → tokens → encoder → pooling → optional L2 norm."""
+    config = embedding_config(model)
+    encoding = tokenize(model, apply_prompt(config, texts, prompt_name), truncate=truncate)
+    states = model.forward(encoding)["last_hidden_state"]
+    vectors = pool(states, np.asarray(encoding["attention_mask"]), config.pooling).astype(np.float32)
+    do_norm = config.normalize if normalize is None else normalize
+    return l2_normalize(vectors) if do_norm else vectors

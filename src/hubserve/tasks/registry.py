@@ -1,0 +1,51 @@
+"""The task registry: task name → implementation, and how a request picks its task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubserve.errors import TaskNotSupported
+from hubserve.hub.manifest import Manifest
+from hubserve.tasks.base import Task
+from hubserve.tasks.feature_extraction import FeatureExtraction
+from hubserve.tasks.fill_mask import FillMask
+from hubserve.tasks.question_answering import QuestionAnswering
+from hubserve.tasks.sentence_similarity import SentenceSimilarity
+from hubserve.tasks.text_classification import TextClassification
+from hubserve.tasks.token_classification import TokenClassification
+from hubserve.tasks.zero_shot_classification import ZeroShotClassification
+
+TASKS: dict[str, Task[Any]] = {
+    task.name: task
+    for task in (
+        FeatureExtraction(),
+        SentenceSimilarity(),
+        TextClassification(),
+        TokenClassification(),
+        ZeroShotClassification(),
+        FillMask(),
+        QuestionAnswering(),
+    )
+}
+
+
+def supported_tasks() -> set[str]:
+    """Names of every task hubserve can serve."""
+    return set(TASKS)
+
+
+def resolve_task(manifest: Manifest, requested: str | None, inputs: Any) -> Task[Any]:
+    """The task for a request: the one named in the URL, else the model's own (by input shape for embedders)."""
+    if requested is not None:
+        if requested not in TASKS:
+            raise TaskNotSupported(f"Unknown task {requested!r}; valid: {', '.join(sorted(TASKS))}")
+        if requested not in manifest.tasks:
+            raise TaskNotSupported(
+                f"Model {manifest.id} does not serve {requested}; it serves: {', '.join(manifest.tasks)}"
+            )
+        return TASKS[requested]
+    if {"feature-extraction", "sentence-similarity"} <= set(manifest.tasks):
+        # Both hit the same URL from huggingface_hub; only the body's shape tells them apart.
+        is_pair = isinstance(inputs, dict) and "source_sentence" in inputs
+        return TASKS["sentence-similarity" if is_pair else "feature-extraction"]
+    return TASKS[manifest.pipeline_tag]
