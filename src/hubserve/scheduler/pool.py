@@ -67,7 +67,7 @@ class ModelPool:
             return slot.encoder
         async with slot.lock:
             if slot.encoder is None:
-                spec = self._spec(model_id, head)
+                spec = build_spec(self._store, model_id, head, self._threads)
                 started = time.perf_counter()
                 try:
                     slot.encoder = await anyio.to_thread.run_sync(self._loader, spec, self._runtime)
@@ -79,16 +79,18 @@ class ModelPool:
                 log.info("loaded %s (%s) on %s in %.2fs", model_id, head, slot.encoder.runtime, slot.load_s)
         return slot.encoder
 
-    def _spec(self, model_id: ModelId, head: Head) -> LoadSpec:
-        manifest = self._store.get(model_id)
-        files = self._store.files_dir(model_id)
-        return LoadSpec(
-            model_id=str(model_id),
-            revision=manifest.revision,
-            files_dir=files,
-            fmt=manifest.format,
-            head=head,
-            threads=self._threads,
-            cache_dir=self._store.cache_dir(model_id, "onnx", manifest.revision),
-            config=read_json(files / "config.json"),
-        )
+
+def build_spec(store: HubStore, model_id: ModelId, head: Head, threads: int) -> LoadSpec:
+    """What a runtime needs to load one head of one model from the hub."""
+    manifest = store.get(model_id)
+    files = store.files_dir(model_id)
+    return LoadSpec(
+        model_id=str(model_id),
+        revision=manifest.revision,
+        files_dir=files,
+        fmt=manifest.format,
+        head=head,
+        threads=threads,
+        cache_dir=store.cache_dir(model_id, "onnx", manifest.revision),
+        config=read_json(files / "config.json"),
+    )

@@ -81,20 +81,22 @@ class TokenClassification(Task[TokenClassificationParams]):
         probs = softmax(model.forward(encoding)["logits"].astype(np.float64))
         labels = id2label(model.config)
         results = [
-            self._one(model, encoding, i, probs[i], labels, request.params) for i in range(len(request.inputs))
+            self._one(model, text, encoding, i, probs[i], labels, request.params)
+            for i, text in enumerate(request.inputs)
         ]
         return results[0] if request.single else results
 
     def _one(
         self,
         model: LoadedEncoder,
+        text: str,
         encoding: Any,
         row: int,
         probs: Array,
         labels: dict[int, str],
         params: TokenClassificationParams,
     ) -> list[dict[str, Any]]:
-        pieces = _pieces(model, encoding, row, probs)
+        pieces = _pieces(model, text, encoding, row, probs)
         strategy = params.aggregation_strategy
         if strategy == "none":
             out = [
@@ -110,7 +112,7 @@ class TokenClassification(Task[TokenClassificationParams]):
         return [e for e in entities if e["entity_group"] not in params.ignore_labels]
 
 
-def _pieces(model: LoadedEncoder, encoding: Any, row: int, probs: Array) -> list[Piece]:
+def _pieces(model: LoadedEncoder, text: str, encoding: Any, row: int, probs: Array) -> list[Piece]:
     ids = encoding["input_ids"][row]
     special = encoding["special_tokens_mask"][row]
     offsets = encoding["offset_mapping"][row]
@@ -125,7 +127,7 @@ def _pieces(model: LoadedEncoder, encoding: Any, row: int, probs: Array) -> list
         token = tokenizer.convert_ids_to_tokens(int(token_id))
         subword = word_ids[idx] is not None and word_ids[idx] == previous_word
         if int(token_id) == tokenizer.unk_token_id:
-            subword = False
+            token, subword = text[start:end], False  # show what the model could not read
         previous_word = word_ids[idx]
         pieces.append(Piece([token], probs[idx], start, end, idx, subword))
     return pieces

