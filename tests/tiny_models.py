@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-WORDS = (
-    "the a an is was are my your his her name john smith mary jones lives live in at to of and or "
-    "paris london berlin france england city capital what where who when does do did this that it "
-    "i you we they love hate like pizza movie film great good bad terrible weather today sunny rain "
-    "football game music politics food sports cancel subscription price plan email phone number "
-    "example about tell me process how works at company google works new york , . ? ! @ - '"
-).split()
+_WORD_TEXT = """
+the a an is was are my your his her name john smith mary jones lives live in at to of and or paris
+london berlin france england city capital what where who when does do did this that it i you we they
+love hate like pizza movie film great good bad terrible weather today sunny rain football game music
+politics food sports cancel subscription price plan email phone number example about tell me process
+how works at company google works new york , . ? ! @ - '
+"""
+WORDS = _WORD_TEXT.split()
 LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
 from hubserve.hub.importers import import_folder, import_package, pull
+from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
@@ -26,7 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env(home=getattr(args, "home", None))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     handler: Handler = args.handler
     try:
         return handler(args, settings)
@@ -73,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _common_import_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", choices=sorted(supported_tasks()), help="the model's task, if config.json lacks it")
+    p.add_argument(
+        "--task", choices=sorted(supported_tasks()), help="the model's task, if config.json lacks it"
+    )
     p.add_argument("--license", help="licence id to record, if the files do not say")
     p.add_argument("--replace", action="store_true", help="replace a model with the same id")
     p.add_argument("--exist-ok", action="store_true", help="do nothing if the id is already in the hub")
@@ -111,8 +116,13 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{model_id} already in the hub")
             return 0
         manifest = import_package(
-            store, args.package, model_id, supported_tasks=supported_tasks(), task=args.task,
-            license=args.license, replace=args.replace,
+            store,
+            args.package,
+            model_id,
+            supported_tasks=supported_tasks(),
+            task=args.task,
+            license=args.license,
+            replace=args.replace,
         )
     else:
         model_id = ModelId.parse(args.model_id or f"local/{args.path.resolve().name}")
@@ -120,10 +130,15 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{model_id} already in the hub")
             return 0
         manifest = import_folder(
-            store, args.path, model_id, supported_tasks=supported_tasks(), task=args.task,
-            license=args.license, replace=args.replace,
+            store,
+            args.path,
+            model_id,
+            supported_tasks=supported_tasks(),
+            task=args.task,
+            license=args.license,
+            replace=args.replace,
         )
-    print(f"imported {manifest.id}: {', '.join(manifest.tasks)} ({manifest.format}, {_size(manifest.size_bytes)})")
+    print(f"imported {_summary(manifest)}")
     return 0
 
 
@@ -134,10 +149,15 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{model_id} already in the hub")
         return 0
     manifest = pull(
-        store, args.repo_id, supported_tasks=supported_tasks(), revision=args.revision, model_id=model_id,
-        task=args.task, replace=args.replace,
+        store,
+        args.repo_id,
+        supported_tasks=supported_tasks(),
+        revision=args.revision,
+        model_id=model_id,
+        task=args.task,
+        replace=args.replace,
     )
-    print(f"pulled {manifest.id}: {', '.join(manifest.tasks)} ({manifest.format}, {_size(manifest.size_bytes)})")
+    print(f"pulled {_summary(manifest)}")
     return 0
 
 
@@ -162,6 +182,10 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row(*row)
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
     return 0
+
+
+def _summary(manifest: Manifest) -> str:
+    return f"{manifest.id}: {', '.join(manifest.tasks)} ({manifest.format}, {_size(manifest.size_bytes)})"
 
 
 def _size(n: int) -> str:

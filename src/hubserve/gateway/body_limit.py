@@ -42,10 +42,15 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps({"error": self._message(), "error_type": PayloadTooLarge.error_type}).encode()
-        await send({
-            "type": "http.response.start",
-            "status": PayloadTooLarge.status_code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": PayloadTooLarge.status_code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

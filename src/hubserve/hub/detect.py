@@ -42,9 +42,7 @@ def detect_format(folder: Path) -> ModelFormat:
         return "transformers"
     if "onnx" in found:
         return "onnx"
-    raise ImportFailed(
-        f"No model weights in {folder}: expected *.safetensors, pytorch_model.bin or *.onnx"
-    )
+    raise ImportFailed(f"No model weights in {folder}: expected *.safetensors, pytorch_model.bin or *.onnx")
 
 
 def check_tokenizer(folder: Path) -> None:

@@ -69,7 +69,8 @@ def find_package_model(package: str) -> tuple[Path, str | None]:
     if not folders:
         raise ImportFailed(f"Package {package!r} holds no folder with config.json and model weights")
     folders.sort(key=lambda p: len(p.parts))
-    meta_license = dist.metadata.get("License-Expression") or dist.metadata.get("License")
+    meta = dist.metadata
+    meta_license = meta["License-Expression"] or meta["License"]
     return folders[0], meta_license
 
 

@@ -10,6 +10,7 @@ Layout under the hub root::
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import time
@@ -39,7 +40,7 @@ class HubStore:
             folder.mkdir(parents=True, exist_ok=True)
         self._sweep_stale_staging()
 
-    def list(self) -> list[Manifest]:
+    def list(self) -> builtins.list[Manifest]:
         """Every complete repo in the hub, sorted by id."""
         manifests = []
         for path in sorted(self._models.glob(f"*/*/{MANIFEST_NAME}")):
@@ -74,7 +75,7 @@ class HubStore:
         model_id: ModelId,
         sources: Sequence[tuple[Path, str]],
         *,
-        tasks: list[str],
+        tasks: builtins.list[str],
         fmt: ModelFormat,
         source: str,
         library: str = "transformers",
@@ -86,7 +87,9 @@ class HubStore:
         if self.exists(model_id) and not replace:
             raise ModelExists(f"Model {model_id} already exists; remove it first or pass replace")
         with self._staged() as stage:
-            entries = copy_files(sources, stage / "files", label=f"importing {model_id}", show_progress=show_progress)
+            entries = copy_files(
+                sources, stage / "files", label=f"importing {model_id}", show_progress=show_progress
+            )
             manifest = Manifest(
                 id=str(model_id),
                 tasks=tasks,

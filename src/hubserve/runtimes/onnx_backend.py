@@ -30,8 +30,8 @@ class OrtSession:
 class OnnxRuntime:
     """ONNX Runtime on CPU: the default for encoders (measured 1.6-3.8x faster than torch eager)."""
 
-    name = "onnx"
-    formats = ("onnx", "transformers")
+    name: str = "onnx"
+    formats: tuple[str, ...] = ("onnx", "transformers")
 
     def available(self) -> bool:
         """Whether onnxruntime is installed."""

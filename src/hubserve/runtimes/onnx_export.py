@@ -43,7 +43,7 @@ class _OutputsAsTuple:
     def __new__(cls, module: Any, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Any:
         import torch
 
-        class Wrapper(torch.nn.Module):
+        class Wrapper(torch.nn.Module):  # type: ignore[misc]
             def __init__(self) -> None:
                 super().__init__()
                 self.inner = module

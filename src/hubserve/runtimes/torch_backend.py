@@ -49,8 +49,8 @@ class TorchSession:
 class TorchRuntime:
     """transformers on PyTorch (CPU threads capped at the configured count)."""
 
-    name = "torch"
-    formats = ("transformers",)
+    name: str = "torch"
+    formats: tuple[str, ...] = ("transformers",)
 
     def available(self) -> bool:
         """Whether torch is installed."""

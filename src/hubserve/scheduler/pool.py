@@ -57,7 +57,13 @@ class ModelPool:
     def loaded(self) -> list[dict[str, Any]]:
         """What is resident now: model, head, runtime and load time."""
         return [
-            {"model": key[0], "revision": key[1], "head": key[2], "runtime": s.encoder.runtime, "load_s": s.load_s}
+            {
+                "model": key[0],
+                "revision": key[1],
+                "head": key[2],
+                "runtime": s.encoder.runtime,
+                "load_s": s.load_s,
+            }
             for key, s in self._slots.items()
             if s.encoder is not None
         ]

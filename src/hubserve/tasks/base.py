@@ -25,7 +25,7 @@ class Options(BaseModel):
 
 
 class Envelope(BaseModel):
-    """The HF request body: ``{"inputs", "parameters", "options"}`` (plus root keys for feature-extraction)."""
+    """The HF request body ``{"inputs", "parameters", "options"}``, plus root keys for feature-extraction."""
 
     model_config = ConfigDict(extra="allow")
     inputs: Any

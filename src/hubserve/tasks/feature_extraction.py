@@ -42,8 +42,9 @@ class FeatureExtraction(Task[FeatureExtractionParams]):
         side = tokenizer.truncation_side
         tokenizer.truncation_side = p.truncation_direction.lower()
         try:
-            vectors = embed(model, request.inputs, truncate=p.truncate, normalize=p.normalize,
-                            prompt_name=p.prompt_name)
+            vectors = embed(
+                model, request.inputs, truncate=p.truncate, normalize=p.normalize, prompt_name=p.prompt_name
+            )
         finally:
             tokenizer.truncation_side = side
         if p.dimensions is not None and p.dimensions < vectors.shape[1]:

@@ -43,7 +43,9 @@ class FillMask(Task[FillMaskParams]):
             raise ValidationFailed("This model's tokenizer has no mask token")
         for text in request.inputs:
             if tokenizer.mask_token not in text:
-                raise ValidationFailed(f"No mask token ({tokenizer.mask_token}) found in the input", param="inputs")
+                raise ValidationFailed(
+                    f"No mask token ({tokenizer.mask_token}) found in the input", param="inputs"
+                )
         encoding = tokenize(model, request.inputs, truncate=False)
         logits = model.forward(encoding)["logits"].astype(np.float64)
         target_ids = _target_ids(model, request.params.targets)
@@ -53,8 +55,15 @@ class FillMask(Task[FillMaskParams]):
             ids = ids[:length]
             positions = np.nonzero(ids == mask_id)[0]
             per_mask = [
-                _candidates(model, ids, pos, softmax(logits[row, pos]), target_ids, request.params.top_k,
-                            single=len(positions) == 1)
+                _candidates(
+                    model,
+                    ids,
+                    int(pos),
+                    softmax(logits[row, pos]),
+                    target_ids,
+                    request.params.top_k,
+                    single=len(positions) == 1,
+                )
                 for pos in positions
             ]
             results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
@@ -94,10 +103,12 @@ def _candidates(
     for token_id in best:
         filled = ids.copy()
         filled[position] = token_id
-        out.append({
-            "score": float(probs[token_id]),
-            "token": int(token_id),
-            "token_str": model.tokenizer.decode([int(token_id)]),
-            "sequence": model.tokenizer.decode(filled.tolist(), skip_special_tokens=single),
-        })
+        out.append(
+            {
+                "score": float(probs[token_id]),
+                "token": int(token_id),
+                "token_str": model.tokenizer.decode([int(token_id)]),
+                "sequence": model.tokenizer.decode(filled.tolist(), skip_special_tokens=single),
+            }
+        )
     return out

@@ -71,7 +71,10 @@ class QuestionAnswering(Task[QAParams]):
         for window in range(out["start_logits"].shape[0]):
             in_context = np.asarray([s == 1 for s in encoding.sequence_ids(window)])
             in_context &= np.asarray(encoding["attention_mask"][window]) == 1
-            start, end = _probs(out["start_logits"][window], in_context), _probs(out["end_logits"][window], in_context)
+            start, end = (
+                _probs(out["start_logits"][window], in_context),
+                _probs(out["end_logits"][window], in_context),
+            )
             null_score = min(null_score, float(start[0] * end[0]))
             answers += _spans(start, end, encoding, window, offsets[window], qa.context, p)
         if p.handle_impossible_answer:
@@ -104,8 +107,14 @@ def _spans(
         char_start, char_end = int(offsets[s][0]), int(offsets[e][1])
         if p.align_to_words:
             char_start, char_end = _word_bounds(encoding, window, int(s), int(e), (char_start, char_end))
-        out.append({"score": float(scores[s, e]), "start": char_start, "end": char_end,
-                    "answer": context[char_start:char_end]})
+        out.append(
+            {
+                "score": float(scores[s, e]),
+                "start": char_start,
+                "end": char_end,
+                "answer": context[char_start:char_end],
+            }
+        )
     return out
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from hubserve.errors import TaskNotSupported
 from hubserve.hub.manifest import Manifest
-from hubserve.tasks.base import Task
+from hubserve.tasks.base import Envelope, Task
 from hubserve.tasks.feature_extraction import FeatureExtraction
 from hubserve.tasks.fill_mask import FillMask
 from hubserve.tasks.question_answering import QuestionAnswering
@@ -34,8 +34,13 @@ def supported_tasks() -> set[str]:
     return set(TASKS)
 
 
-def resolve_task(manifest: Manifest, requested: str | None, inputs: Any) -> Task[Any]:
-    """The task for a request: the one named in the URL, else the model's own (by input shape for embedders)."""
+def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) -> Task[Any]:
+    """The task for a request: the one named in the URL, else the model's own, told apart by body shape.
+
+    huggingface_hub sends every task of a model to the same URL, so a model that serves several tasks
+    (an embedder: embeddings, similarity, zero-shot; an NLI model: classification, zero-shot) is asked
+    for one of them only through the shape of ``inputs`` and ``parameters``.
+    """
     if requested is not None:
         if requested not in TASKS:
             raise TaskNotSupported(f"Unknown task {requested!r}; valid: {', '.join(sorted(TASKS))}")
@@ -44,8 +49,11 @@ def resolve_task(manifest: Manifest, requested: str | None, inputs: Any) -> Task
                 f"Model {manifest.id} does not serve {requested}; it serves: {', '.join(manifest.tasks)}"
             )
         return TASKS[requested]
-    if {"feature-extraction", "sentence-similarity"} <= set(manifest.tasks):
-        # Both hit the same URL from huggingface_hub; only the body's shape tells them apart.
+    tasks = set(manifest.tasks)
+    if "zero-shot-classification" in tasks and "candidate_labels" in (envelope.parameters or {}):
+        return TASKS["zero-shot-classification"]
+    if {"feature-extraction", "sentence-similarity"} <= tasks:
+        inputs = envelope.inputs
         is_pair = isinstance(inputs, dict) and "source_sentence" in inputs
         return TASKS["sentence-similarity" if is_pair else "feature-extraction"]
     return TASKS[manifest.pipeline_tag]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +21,16 @@ from hubserve.tasks.base import (
     tokenize,
 )
 
-SCORE_FUNCTIONS = {"softmax": softmax, "sigmoid": sigmoid, "none": lambda x: x}
+
+def _identity(x: Array) -> Array:
+    return x
+
+
+SCORE_FUNCTIONS: dict[str, Callable[[Array], Array]] = {
+    "softmax": softmax,
+    "sigmoid": sigmoid,
+    "none": _identity,
+}
 
 
 class TextClassificationParams(StrictParams):

@@ -1,4 +1,4 @@
-"""token-classification: tagged spans, aggregated as transformers' pipeline does (none/simple/first/average/max)."""
+"""token-classification: tagged spans, merged like transformers' pipeline (none/simple/first/average/max)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,26 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from hubserve.runtimes.base import Array, LoadedEncoder
-from hubserve.tasks.base import CallContext, Prepared, StrictParams, Task, id2label, softmax, text_list, tokenize
+from hubserve.tasks.base import (
+    CallContext,
+    Prepared,
+    StrictParams,
+    Task,
+    id2label,
+    softmax,
+    text_list,
+    tokenize,
+)
 
 
 class TokenClassificationParams(StrictParams):
     """How tokens are merged into entities, and which labels to drop."""
 
     aggregation_strategy: Literal["none", "simple", "first", "average", "max"] = "simple"
-    ignore_labels: list[str] = ["O"]
+    ignore_labels: list[str] = Field(default_factory=lambda: ["O"])
 
 
 @dataclass
@@ -100,8 +110,14 @@ class TokenClassification(Task[TokenClassificationParams]):
         strategy = params.aggregation_strategy
         if strategy == "none":
             out = [
-                {"entity": labels[p.best], "score": float(p.scores[p.best]), "index": p.index,
-                 "word": p.tokens[0], "start": p.start, "end": p.end}
+                {
+                    "entity": labels[p.best],
+                    "score": float(p.scores[p.best]),
+                    "index": p.index,
+                    "word": p.tokens[0],
+                    "start": p.start,
+                    "end": p.end,
+                }
                 for p in pieces
             ]
             return [e for e in out if e["entity"] not in params.ignore_labels]

@@ -1,4 +1,4 @@
-"""zero-shot-classification: NLI entailment over candidate labels, or label/text similarity for embedding models."""
+"""zero-shot-classification: NLI entailment over candidate labels, or label/text similarity for embedders."""
 
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def _nli_ids(config: dict[str, Any]) -> tuple[int, int]:
     entail = next((i for name, i in label2id.items() if name.startswith("entail")), None)
     contra = next((i for name, i in label2id.items() if name.startswith("contra")), None)
     if entail is None or contra is None:
-        raise TaskNotSupported("This classifier has no entailment/contradiction labels, so it cannot do zero-shot")
+        raise TaskNotSupported(
+            "This classifier has no entailment/contradiction labels, so it cannot do zero-shot"
+        )
     return entail, contra
 
 

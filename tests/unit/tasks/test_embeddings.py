@@ -60,7 +60,9 @@ def test_truncation(hub) -> None:
     with pytest.raises(InputTooLong, match="at most 48"):
         run_task(hub, MODEL, "feature-extraction", long)
     right = run_task(hub, MODEL, "feature-extraction", long + "weather", truncate=True)
-    left = run_task(hub, MODEL, "feature-extraction", "weather " + long, truncate=True, truncation_direction="left")
+    left = run_task(
+        hub, MODEL, "feature-extraction", "weather " + long, truncate=True, truncation_direction="left"
+    )
     np.testing.assert_allclose(right, left, atol=1e-4)
 
 
@@ -81,8 +83,13 @@ def test_similarity(hub, st_model) -> None:
 
 @pytest.mark.parametrize(
     "inputs",
-    [{"source_sentence": "a"}, {"source_sentence": "a", "sentences": []}, {"source_sentence": "", "sentences": ["b"]},
-     {"source_sentence": "a", "sentences": ["b", ""]}, "text"],
+    [
+        {"source_sentence": "a"},
+        {"source_sentence": "a", "sentences": []},
+        {"source_sentence": "", "sentences": ["b"]},
+        {"source_sentence": "a", "sentences": ["b", ""]},
+        "text",
+    ],
 )
 def test_similarity_bad_inputs(hub, inputs: object) -> None:
     with pytest.raises(ValidationFailed):
@@ -97,3 +104,10 @@ def test_unknown_root_field_for_other_tasks(hub) -> None:
 def test_too_many_inputs(hub) -> None:
     with pytest.raises(ValidationFailed, match="at most 256"):
         run_task(hub, MODEL, "feature-extraction", ["x"] * 257)
+
+
+def test_many_inputs_keep_their_order(hub) -> None:
+    texts = [("pizza " * (i % 7 + 1)) + f"number {i}" for i in range(45)]
+    batch = np.asarray(run_task(hub, MODEL, "feature-extraction", texts))
+    singles = np.asarray([run_task(hub, MODEL, "feature-extraction", t)[0] for t in texts])
+    np.testing.assert_allclose(batch, singles, atol=1e-5)

@@ -47,7 +47,12 @@ def test_batch_equals_single(hub) -> None:
 
 @pytest.mark.parametrize(
     ("inputs", "params"),
-    [("no mask here", None), ("a [MASK]", {"top_k": 0}), ("a [MASK]", {"targets": []}), ("a [MASK]", {"targets": [""]})],
+    [
+        ("no mask here", None),
+        ("a [MASK]", {"top_k": 0}),
+        ("a [MASK]", {"targets": []}),
+        ("a [MASK]", {"targets": [""]}),
+    ],
 )
 def test_bad_input(hub, inputs: Any, params: dict[str, Any] | None) -> None:
     with pytest.raises(ValidationFailed):

@@ -39,14 +39,18 @@ def brute_force(folder: Path, question: str, context: str, top_k: int, max_answe
         for e in range(s, min(s + max_answer_len, len(allowed))):
             if allowed[s] and allowed[e]:
                 a, b = int(offsets[s][0]), int(offsets[e][1])
-                spans.append({"score": float(start[s] * end[e]), "start": a, "end": b, "answer": context[a:b]})
+                spans.append(
+                    {"score": float(start[s] * end[e]), "start": a, "end": b, "answer": context[a:b]}
+                )
     return sorted(spans, key=lambda x: -x["score"])[:top_k]
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_matches_brute_force(hub, tiny_dirs, runtime: str) -> None:
     inputs = {"question": QUESTION, "context": CONTEXT}
-    ours = run_task(hub, MODEL, "question-answering", inputs, {"top_k": 3, "align_to_words": False}, runtime=runtime)
+    ours = run_task(
+        hub, MODEL, "question-answering", inputs, {"top_k": 3, "align_to_words": False}, runtime=runtime
+    )
     ref = brute_force(tiny_dirs["qa"], QUESTION, CONTEXT, 3)
     assert _answers(ours) == _answers(ref)
     best = run_task(hub, MODEL, "question-answering", inputs, {"align_to_words": False}, runtime=runtime)
@@ -54,7 +58,9 @@ def test_matches_brute_force(hub, tiny_dirs, runtime: str) -> None:
 
 
 def test_answers_align_to_words(hub) -> None:
-    ours = run_task(hub, MODEL, "question-answering", {"question": QUESTION, "context": CONTEXT}, {"top_k": 5})
+    ours = run_task(
+        hub, MODEL, "question-answering", {"question": QUESTION, "context": CONTEXT}, {"top_k": 5}
+    )
     for answer in ours:
         assert CONTEXT[answer["start"] : answer["end"]] == answer["answer"]
         before = CONTEXT[answer["start"] - 1 : answer["start"]]
@@ -65,7 +71,9 @@ def test_answers_align_to_words(hub) -> None:
 def test_long_context_reads_every_window(hub) -> None:
     params = {"top_k": 50, "max_seq_len": 48, "doc_stride": 16, "align_to_words": False}
     ours = run_task(hub, MODEL, "question-answering", {"question": QUESTION, "context": LONG_CONTEXT}, params)
-    assert max(a["end"] for a in ours) > len(LONG_CONTEXT) * 0.8, "answers must come from the last windows too"
+    assert max(a["end"] for a in ours) > len(LONG_CONTEXT) * 0.8, (
+        "answers must come from the last windows too"
+    )
     assert min(a["start"] for a in ours) < len(LONG_CONTEXT) * 0.2
     for answer in ours:
         assert LONG_CONTEXT[answer["start"] : answer["end"]] == answer["answer"]
@@ -73,7 +81,10 @@ def test_long_context_reads_every_window(hub) -> None:
 
 def test_impossible_answer_is_offered(hub) -> None:
     ours = run_task(
-        hub, MODEL, "question-answering", {"question": QUESTION, "context": CONTEXT},
+        hub,
+        MODEL,
+        "question-answering",
+        {"question": QUESTION, "context": CONTEXT},
         {"handle_impossible_answer": True, "top_k": 500},
     )
     assert any(a["answer"] == "" and a["start"] == a["end"] == 0 for a in ours)
@@ -81,8 +92,13 @@ def test_impossible_answer_is_offered(hub) -> None:
 
 @pytest.mark.parametrize(
     "inputs",
-    ["just a string", {"question": "q"}, {"question": "", "context": "c"}, {"question": "q", "context": 5},
-     {"question": "q", "context": "c", "extra": 1}],
+    [
+        "just a string",
+        {"question": "q"},
+        {"question": "", "context": "c"},
+        {"question": "q", "context": 5},
+        {"question": "q", "context": "c", "extra": 1},
+    ],
 )
 def test_bad_inputs(hub, inputs: Any) -> None:
     with pytest.raises(ValidationFailed):

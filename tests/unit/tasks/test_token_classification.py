@@ -57,7 +57,9 @@ def test_batch_equals_single(hub) -> None:
     assert [_norm(b, "entity_group") for b in batch] == [_norm(s, "entity_group") for s in singles]
 
 
-@pytest.mark.parametrize("params", [{"aggregation_strategy": "longest"}, {"stride": 16}, {"ignore_labels": "O"}])
+@pytest.mark.parametrize(
+    "params", [{"aggregation_strategy": "longest"}, {"stride": 16}, {"ignore_labels": "O"}]
+)
 def test_bad_parameters(hub, params: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         run_task(hub, MODEL, "token-classification", TEXTS[0], params)

@@ -35,7 +35,9 @@ def test_embedding_model_ranks_by_similarity(hub) -> None:
 
 
 def test_comma_separated_labels(hub) -> None:
-    ours = run_task(hub, "test/tiny-nli", "zero-shot-classification", TEXT, {"candidate_labels": "food, sports"})
+    ours = run_task(
+        hub, "test/tiny-nli", "zero-shot-classification", TEXT, {"candidate_labels": "food, sports"}
+    )
     assert sorted(r["label"] for r in ours) == ["food", "sports"]
 
 

@@ -1,4 +1,4 @@
-"""HF Inference API routes: per-model URLs, the pipeline form, the legacy form, and POST / for a default model."""
+"""HF Inference API routes: per-model URLs, the pipeline and legacy forms, and POST / for a default model."""
 
 from __future__ import annotations
 

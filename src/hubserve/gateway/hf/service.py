@@ -49,7 +49,7 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     model_id = ModelId.parse(model)
     envelope = await read_envelope(request)
     manifest = services.store.get(model_id)
-    task = resolve_task(manifest, task_name, envelope.inputs)
+    task = resolve_task(manifest, task_name, envelope)
     ctx = call_context(request, services)
     prepared = task.prepare(envelope, ctx)
     result: Any = await services.pool.run(model_id, task, prepared)

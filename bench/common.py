@@ -1,0 +1,72 @@
+"""Shared benchmark plumbing: a hubserve server on loopback with a throwaway hub, and sentence sets."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+WORDS = (
+    "account billing cancel subscription invoice refund password reset login error payment card "
+    "delivery order tracking address change plan upgrade downgrade support agent chat email phone "
+    "how do i can you please why is my the a to for with on not working help need want update"
+).split()
+
+
+def sentences(count: int, seed: int = 0) -> list[str]:
+    """Deterministic support-desk style sentences of 6 to 20 words."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(6, 20))).capitalize() + "?" for _ in range(count)]
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None) -> Iterator[str]:
+    """Import models into a temporary hub, start ``hubserve serve``, yield its URL, stop it."""
+    with tempfile.TemporaryDirectory(prefix="hubserve-bench-") as home:
+        base_env = {**os.environ, "HUBSERVE_HOME": home, "HUBSERVE_LOG_LEVEL": "warning", **(env or {})}
+        cli = [sys.executable, "-m", "hubserve.cli.main"]
+        for args in imports:
+            subprocess.run([*cli, "import", *args], env=base_env, check=True, stdout=subprocess.DEVNULL)
+        port = free_port()
+        log = Path(home) / "server.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                [*cli, "serve", "--port", str(port)], env=base_env, stdout=out, stderr=out
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                _wait_healthy(url, proc, log)
+                yield url
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not become healthy in 60 s")

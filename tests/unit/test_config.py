@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from hubserve.config import Settings
+
+
+def test_reads_prefixed_environment() -> None:
+    env = {"HUBSERVE_PORT": "9001", "HUBSERVE_HOME": "/tmp/x", "HUBSERVE_RUNTIME": "torch"}
+    settings = Settings.from_env(env)
+    assert settings.port == 9001
+    assert settings.home == Path("/tmp/x")
+    assert settings.runtime == "torch"
+
+
+def test_overrides_win_and_none_is_ignored() -> None:
+    settings = Settings.from_env({"HUBSERVE_PORT": "9001"}, port=9002, home=None)
+    assert settings.port == 9002
+
+
+def test_threads_never_exceed_cores() -> None:
+    cores = os.cpu_count() or 1
+    assert Settings.from_env({"HUBSERVE_THREADS": str(cores * 4)}).threads == cores
+    assert Settings.from_env({"HUBSERVE_THREADS": "0"}).threads == 1
+
+
+def test_bad_number_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="HUBSERVE_PORT"):
+        Settings.from_env({"HUBSERVE_PORT": "eighty"})
+
+
+def test_every_setting_is_documented() -> None:
+    assert all(f.metadata.get("doc") for f in fields(Settings))
+    assert {row[0] for row in Settings().as_table()} == {
+        f"HUBSERVE_{f.name.upper()}" for f in fields(Settings)
+    }
+
+
+def test_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().port = 1  # type: ignore[misc]
