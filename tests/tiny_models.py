@@ -105,3 +105,59 @@ def _sentence_transformers_files(folder: Path) -> None:
     (folder / "config_sentence_transformers.json").write_text(
         json.dumps({"prompts": {"query": "what is ", "passage": ""}, "default_prompt_name": None})
     )
+
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_causal(kind: str, folder: Path, seed: int = 0) -> Path:
+    """Save a tiny random causal LM (``llama`` or ``gpt2``) with a byte-level BPE tokenizer."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [_WORD_TEXT, 'hello world, how are you? {"name": "x", "age": 3} [1, 2, 3] true false null']
+    tok.train_from_iterator(corpus * 20, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    vocab = len(fast)
+    if kind == "llama":
+        config = LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            intermediate_size=64,
+            max_position_embeddings=1024,
+            eos_token_id=0,
+            bos_token_id=0,
+        )
+        model = LlamaForCausalLM(config)
+    else:
+        config = GPT2Config(
+            vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=1024, eos_token_id=0, bos_token_id=0
+        )
+        model = GPT2LMHeadModel(config)
+    model.eval().save_pretrained(str(folder))
+    return folder

@@ -33,6 +33,16 @@ class Settings:
     )
     max_body_bytes: int = field(default=4 * 1024 * 1024, metadata={"doc": "Largest request body accepted."})
     max_batch_inputs: int = field(default=256, metadata={"doc": "Most inputs in one request."})
+    gen_slots: int = field(
+        default=8,
+        metadata={"doc": "Sequences a text-generation model decodes together (continuous batching)."},
+    )
+    gen_context_tokens: int = field(
+        default=2048, metadata={"doc": "Context (prompt + output tokens) of each generation sequence."}
+    )
+    max_queued_requests: int = field(
+        default=64, metadata={"doc": "Generation requests that may wait per model; past it, 429 overloaded."}
+    )
     default_model: str = field(
         default="", metadata={"doc": "Model served on POST / (Inference Endpoint style); empty for none."}
     )

@@ -113,6 +113,24 @@ class InputTooLong(PayloadTooLarge):
     error_type = "input_too_long"
 
 
+class Overloaded(HubserveError):
+    """The model's queue is full; retry later."""
+
+    status_code = 429
+    error_type = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class GenerationFailed(HubserveError):
+    """The backend failed while generating (TGI's ``generation`` error)."""
+
+    status_code = 424
+    error_type = "generation"
+
+
 class ModelLoadFailed(HubserveError):
     """The model's files are in the hub but the runtime could not load them."""
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
-from hubserve.hub.importers import import_folder, import_package, pull
+from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
 from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
@@ -129,7 +129,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         if args.exist_ok and store.exists(model_id):
             print(f"{model_id} already in the hub")
             return 0
-        manifest = import_folder(
+        importer = import_gguf if args.path.suffix == ".gguf" else import_folder
+        manifest = importer(
             store,
             args.path,
             model_id,

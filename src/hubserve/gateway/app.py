@@ -13,7 +13,9 @@ from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.hf.routes import router as hf_router
+from hubserve.gateway.openai.routes import router as openai_router
 from hubserve.gateway.state import Services
+from hubserve.gateway.tgi.routes import router as tgi_router
 from hubserve.hub.store import HubStore
 from hubserve.scheduler.pool import ModelPool
 
@@ -24,13 +26,18 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = HubStore(settings.home / "hub")
-        pool = ModelPool(store, runtime=settings.runtime, threads=settings.threads)
+        pool = ModelPool(store, settings)
         app.state.services = Services(settings=settings, store=store, pool=pool)
-        yield
+        try:
+            yield
+        finally:
+            await pool.close()
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(admin_router)
+    app.include_router(openai_router)
+    app.include_router(tgi_router)
     app.include_router(hf_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hubserve.errors import HubserveError, MethodNotAllowed, NotFound, ValidationFailed
+from hubserve.errors import HubserveError, MethodNotAllowed, NotFound, Overloaded, ValidationFailed
+from hubserve.gateway.openai.errors import openai_error_body, openai_status
 
 log = logging.getLogger(__name__)
 
@@ -19,30 +20,42 @@ def hf_body(error: HubserveError) -> dict[str, object]:
     return {"error": error.message, "error_type": error.error_type}
 
 
-def error_response(error: HubserveError) -> JSONResponse:
-    """The response for a hubserve error on an HF-dialect route."""
-    return JSONResponse(hf_body(error), status_code=error.status_code)
+def is_openai_route(path: str) -> bool:
+    """Routes that speak OpenAI's dialect: ``/v1/...`` and ``/models/{id}/v1/...``."""
+    return path.startswith("/v1/") or "/v1/" in path
+
+
+def error_response(error: HubserveError, path: str = "") -> JSONResponse:
+    """The response for a hubserve error, in the dialect of the route it happened on."""
+    headers = {}
+    if isinstance(error, Overloaded):
+        headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+    if is_openai_route(path):
+        return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
+    return JSONResponse(hf_body(error), status_code=error.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map hubserve errors, request validation, unknown routes and crashes to JSON bodies."""
 
-    async def on_hubserve(_: Request, exc: Exception) -> JSONResponse:
+    async def on_hubserve(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HubserveError)
-        return error_response(exc)
+        return error_response(exc, request.url.path)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return error_response(ValidationFailed(f"Invalid {where or 'request'}: {first.get('msg')}"))
+        error = ValidationFailed(f"Invalid {where or 'request'}: {first.get('msg')}")
+        return error_response(error, request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        path = request.url.path
         if exc.status_code == 404:
-            return error_response(NotFound(f"No route {request.method} {request.url.path}"))
+            return error_response(NotFound(f"No route {request.method} {path}"), path)
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}"), path)
         body = {"error": str(exc.detail), "error_type": "http_error"}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 

@@ -14,6 +14,7 @@ WEIGHT_SUFFIXES: dict[str, ModelFormat] = {
     ".safetensors": "transformers",
     ".bin": "transformers",
     ".onnx": "onnx",
+    ".gguf": "gguf",
 }
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
 
@@ -23,6 +24,8 @@ ARCHITECTURE_TASKS: dict[str, list[str]] = {
     "ForTokenClassification": ["token-classification"],
     "ForMaskedLM": ["fill-mask"],
     "ForQuestionAnswering": ["question-answering"],
+    "ForCausalLM": ["text-generation"],
+    "LMHeadModel": ["text-generation"],
     "Model": ["feature-extraction", "sentence-similarity"],
 }
 EMBEDDING_TASKS = ["feature-extraction", "sentence-similarity", "zero-shot-classification"]
@@ -42,7 +45,11 @@ def detect_format(folder: Path) -> ModelFormat:
         return "transformers"
     if "onnx" in found:
         return "onnx"
-    raise ImportFailed(f"No model weights in {folder}: expected *.safetensors, pytorch_model.bin or *.onnx")
+    if "gguf" in found:
+        return "gguf"
+    raise ImportFailed(
+        f"No model weights in {folder}: expected *.safetensors, pytorch_model.bin, *.onnx or *.gguf"
+    )
 
 
 def check_tokenizer(folder: Path) -> None:
@@ -54,7 +61,7 @@ def check_tokenizer(folder: Path) -> None:
 def detect_tasks(folder: Path, explicit: str | None, supported: set[str]) -> list[str]:
     """Tasks a model serves: the explicit one first, then pipeline_tag, then what its head implies."""
     config = read_json(folder / "config.json")
-    inferred = _tasks_from_config(folder, config)
+    inferred = ["text-generation"] if any(folder.glob("*.gguf")) else _tasks_from_config(folder, config)
     tag = config.get("pipeline_tag") or _readme_field(folder, "pipeline_tag")
     first = explicit or tag or (inferred[0] if inferred else None)
     if first is None:

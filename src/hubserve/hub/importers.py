@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import importlib.util
 import tempfile
 from pathlib import Path
 
@@ -34,7 +36,8 @@ def import_folder(
     if not folder.is_dir():
         raise ImportFailed(f"{folder} is not a folder")
     fmt = detect_format(folder)
-    check_tokenizer(folder)
+    if fmt != "gguf":  # a GGUF file carries its own tokenizer
+        check_tokenizer(folder)
     tasks = detect_tasks(folder, task, supported_tasks)
     sources = [
         (path, path.relative_to(folder).as_posix())
@@ -50,6 +53,36 @@ def import_folder(
         source=source or f"folder:{folder}",
         library=library,
         license=license or detect_license(folder),
+        replace=replace,
+        show_progress=show_progress,
+    )
+
+
+def import_gguf(
+    store: HubStore,
+    gguf: Path,
+    model_id: ModelId,
+    *,
+    supported_tasks: set[str],
+    task: str | None = None,
+    license: str | None = None,
+    source: str | None = None,
+    replace: bool = False,
+    show_progress: bool | None = None,
+) -> Manifest:
+    """Import one GGUF file (weights, tokenizer and chat template in one) as a text-generation repo."""
+    if not gguf.is_file() or gguf.suffix != ".gguf":
+        raise ImportFailed(f"{gguf} is not a .gguf file")
+    if task not in (None, "text-generation"):
+        raise ImportFailed(f"A GGUF model serves text-generation, not {task}")
+    return store.add(
+        model_id,
+        [(gguf, gguf.name)],
+        tasks=[t for t in ("text-generation",) if t in supported_tasks],
+        fmt="gguf",
+        source=source or f"file:{gguf.resolve()}",
+        library="llama.cpp",
+        license=license,
         replace=replace,
         show_progress=show_progress,
     )
@@ -85,9 +118,16 @@ def import_package(
     replace: bool = False,
     show_progress: bool | None = None,
 ) -> Manifest:
-    """Import the model shipped inside an installed PyPI package."""
+    """Import the model shipped inside an installed PyPI package (a model folder, or a split GGUF)."""
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        raise ImportFailed(f"Package {package!r} is not installed; run: pip install {package}") from None
+    if _assembles_gguf(package):
+        return _import_assembled(
+            store, package, version, model_id, supported_tasks, license, replace, show_progress
+        )
     folder, meta_license = find_package_model(package)
-    version = importlib.metadata.version(package)
     return import_folder(
         store,
         folder,
@@ -131,6 +171,47 @@ def pull(
             task=task,
             source=f"hf:{repo_id}@{revision or 'main'}",
             replace=replace,
+        )
+
+
+def _assembles_gguf(package: str) -> bool:
+    """Packages that ship a GGUF in parts expose ``assemble(path)`` and a ``MODEL_NAME`` ending in .gguf."""
+    dist = importlib.metadata.distribution(package)
+    top = (dist.read_text("top_level.txt") or "").split()
+    spec = importlib.util.find_spec(top[0]) if top else None
+    if spec is None or spec.origin is None:
+        return False
+    source = Path(spec.origin).read_text(errors="replace")
+    return "def assemble(" in source and ".gguf" in source
+
+
+def _import_assembled(
+    store: HubStore,
+    package: str,
+    version: str,
+    model_id: ModelId,
+    supported_tasks: set[str],
+    license: str | None,
+    replace: bool,
+    show_progress: bool | None,
+) -> Manifest:
+    dist = importlib.metadata.distribution(package)
+    module = importlib.import_module((dist.read_text("top_level.txt") or "").split()[0])
+    with tempfile.TemporaryDirectory(dir=store.root / ".staging") as tmp:
+        target = Path(tmp) / str(getattr(module, "MODEL_NAME", "model.gguf"))
+        try:
+            gguf = Path(module.assemble(target))
+        except (OSError, ValueError) as exc:
+            raise ImportFailed(f"{package} could not assemble its GGUF: {exc}") from exc
+        return import_gguf(
+            store,
+            gguf,
+            model_id,
+            supported_tasks=supported_tasks,
+            license=license,
+            source=f"pypi:{package}=={version}",
+            replace=replace,
+            show_progress=show_progress,
         )
 
 

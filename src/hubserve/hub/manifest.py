@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ModelFormat = Literal["transformers", "onnx"]
+ModelFormat = Literal["transformers", "onnx", "gguf"]
 MANIFEST_NAME = "manifest.json"
 
 

@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from hubserve.errors import HubserveError, ModelLoadFailed
+from hubserve.config import Settings
+from hubserve.errors import HubserveError, ModelLoadFailed, TaskNotSupported
 from hubserve.hub.detect import read_json
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.runtimes.base import Head, LoadedEncoder, LoadSpec
+from hubserve.runtimes.generation.loader import GenerationSpec, LoadedGenerator, load_generator
 from hubserve.runtimes.registry import load_encoder
 from hubserve.tasks.base import Task
 
@@ -37,12 +39,15 @@ class _Slot:
 class ModelPool:
     """In-process residency: load lazily, share one load between concurrent first requests."""
 
-    def __init__(self, store: HubStore, *, runtime: str, threads: int, loader: Loader = load_encoder) -> None:
+    def __init__(self, store: HubStore, settings: Settings, *, loader: Loader = load_encoder) -> None:
         self._store = store
-        self._runtime = runtime
-        self._threads = threads
+        self._settings = settings
+        self._runtime = settings.runtime
+        self._threads = settings.threads
         self._loader = loader
         self._slots: dict[tuple[str, str, Head], _Slot] = {}
+        self._generators: dict[tuple[str, str], LoadedGenerator] = {}
+        self._generator_locks: dict[tuple[str, str], asyncio.Lock] = {}
         # One forward at a time: each already uses every allowed core, and more would oversubscribe them.
         self._compute = anyio.CapacityLimiter(1)
 
@@ -54,9 +59,48 @@ class ModelPool:
         encoder = await self._ensure_loaded(slot, model_id, head)
         return await anyio.to_thread.run_sync(task.run, encoder, request, limiter=self._compute)
 
+    async def generator(self, model_id: ModelId) -> LoadedGenerator:
+        """The text-generation engine of a model, loaded on first use."""
+        manifest = self._store.get(model_id)
+        if "text-generation" not in manifest.tasks:
+            raise TaskNotSupported(
+                f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"
+            )
+        key = (str(model_id), manifest.revision)
+        if key in self._generators:
+            return self._generators[key]
+        async with self._generator_locks.setdefault(key, asyncio.Lock()):
+            if key not in self._generators:
+                s = self._settings
+                spec = GenerationSpec(
+                    model_id=str(model_id),
+                    files_dir=self._store.files_dir(model_id),
+                    fmt=manifest.format,
+                    threads=self._threads,
+                    max_slots=s.gen_slots,
+                    context_per_slot=s.gen_context_tokens,
+                    max_queue=s.max_queued_requests,
+                )
+                started = time.perf_counter()
+                try:
+                    self._generators[key] = await anyio.to_thread.run_sync(load_generator, spec)
+                except HubserveError:
+                    raise
+                except Exception as exc:  # a third-party loader failure must not look like our bug
+                    raise ModelLoadFailed(f"Could not load {model_id}: {type(exc).__name__}: {exc}") from exc
+                log.info("loaded %s for text-generation in %.2fs", model_id, time.perf_counter() - started)
+        return self._generators[key]
+
+    async def close(self) -> None:
+        """Stop every generation engine (their worker threads hold the weights)."""
+        generators = list(self._generators.values())
+        self._generators.clear()
+        for generator in generators:
+            await anyio.to_thread.run_sync(generator.close)
+
     def loaded(self) -> list[dict[str, Any]]:
-        """What is resident now: model, head, runtime and load time."""
-        return [
+        """What is resident now: encoders (model, head, runtime) and generation engines with their load."""
+        encoders = [
             {
                 "model": key[0],
                 "revision": key[1],
@@ -67,6 +111,20 @@ class ModelPool:
             for key, s in self._slots.items()
             if s.encoder is not None
         ]
+        generators = []
+        for (model, revision), generator in self._generators.items():
+            active, waiting = generator.engine.load
+            generators.append(
+                {
+                    "model": model,
+                    "revision": revision,
+                    "task": "text-generation",
+                    "runtime": generator.backend.name,
+                    "active": active,
+                    "waiting": waiting,
+                }
+            )
+        return encoders + generators
 
     async def _ensure_loaded(self, slot: _Slot, model_id: ModelId, head: Head) -> LoadedEncoder:
         if slot.encoder is not None:

@@ -97,7 +97,7 @@ def parse_model(model: type[BaseModel], data: Any, *, where: str) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(p) for p in (where, *first["loc"]))
+        loc = ".".join(str(p) for p in (where, *first["loc"]) if p != "")
         raise ValidationFailed(f"Invalid {loc}: {first['msg']}", param=loc) from None
 
 

@@ -29,9 +29,13 @@ TASKS: dict[str, Task[Any]] = {
 }
 
 
+# Tasks served by the generation engine rather than an encoder task module.
+GENERATION_TASKS = frozenset({"text-generation"})
+
+
 def supported_tasks() -> set[str]:
     """Names of every task hubserve can serve."""
-    return set(TASKS)
+    return set(TASKS) | GENERATION_TASKS
 
 
 def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) -> Task[Any]:
@@ -43,7 +47,9 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
     """
     if requested is not None:
         if requested not in TASKS:
-            raise TaskNotSupported(f"Unknown task {requested!r}; valid: {', '.join(sorted(TASKS))}")
+            raise TaskNotSupported(
+                f"Unknown task {requested!r}; valid: {', '.join(sorted(supported_tasks()))}"
+            )
         if requested not in manifest.tasks:
             raise TaskNotSupported(
                 f"Model {manifest.id} does not serve {requested}; it serves: {', '.join(manifest.tasks)}"

@@ -32,6 +32,7 @@ async def info(services: ServicesDep) -> dict[str, Any]:
         "models": len(services.store.list()),
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
+        "loaded": services.pool.loaded(),
     }
     if settings.default_model:
         body.update(model_info(services, ModelId.parse(settings.default_model)))

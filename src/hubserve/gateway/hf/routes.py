@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from hubserve.errors import NotFound
 from hubserve.gateway.hf.service import infer
@@ -16,7 +16,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 @router.post("/models/{namespace}/{name}")
-async def model_task(namespace: str, name: str, request: Request, services: ServicesDep) -> JSONResponse:
+async def model_task(namespace: str, name: str, request: Request, services: ServicesDep) -> Response:
     """Run the model's own task (embedding models pick similarity by input shape)."""
     return await infer(request, services, f"{namespace}/{name}", None)
 
@@ -24,7 +24,7 @@ async def model_task(namespace: str, name: str, request: Request, services: Serv
 @router.post("/models/{namespace}/{name}/pipeline/{task}")
 async def model_pipeline(
     namespace: str, name: str, task: str, request: Request, services: ServicesDep
-) -> JSONResponse:
+) -> Response:
     """Run a named task on the model (the HF router's form)."""
     return await infer(request, services, f"{namespace}/{name}", task)
 
@@ -32,13 +32,13 @@ async def model_pipeline(
 @router.post("/pipeline/{task}/{namespace}/{name}")
 async def legacy_pipeline(
     task: str, namespace: str, name: str, request: Request, services: ServicesDep
-) -> JSONResponse:
+) -> Response:
     """The api-inference era form of the pipeline route."""
     return await infer(request, services, f"{namespace}/{name}", task)
 
 
 @router.post("/")
-async def default_model(request: Request, services: ServicesDep) -> JSONResponse:
+async def default_model(request: Request, services: ServicesDep) -> Response:
     """Inference Endpoint style: POST / runs the configured default model."""
     if not services.settings.default_model:
         raise NotFound("No default model is set (HUBSERVE_DEFAULT_MODEL); POST to /models/{namespace}/{name}")

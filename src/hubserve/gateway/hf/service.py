@@ -8,13 +8,15 @@ import time
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from hubserve.errors import ValidationFailed
 from hubserve.gateway.state import Services
+from hubserve.gateway.tgi.protocol import GenerateRequest
+from hubserve.gateway.tgi.service import generate
 from hubserve.hub.names import ModelId
 from hubserve.tasks.base import CallContext, Envelope, parse_model
-from hubserve.tasks.registry import resolve_task
+from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
 from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
 
 _HF_HUB_UA = re.compile(r"hf_hub/(\d+)\.(\d+)(?:\.(\d+))?")
@@ -27,8 +29,8 @@ def call_context(request: Request, services: Services) -> CallContext:
     return CallContext(hf_hub_version=version, max_batch_inputs=services.settings.max_batch_inputs)
 
 
-async def read_envelope(request: Request) -> Envelope:
-    """The JSON body as an HF envelope; anything else is a 422 that says what was expected."""
+async def read_json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object; anything else is a 422 that says what was expected."""
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
@@ -38,17 +40,23 @@ async def read_envelope(request: Request) -> Envelope:
         raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "inputs" not in data:
         raise ValidationFailed('Request body must be a JSON object with an "inputs" field', param="inputs")
-    envelope = parse_model(Envelope, data, where="body")
-    assert isinstance(envelope, Envelope)
-    return envelope
+    return data
 
 
-async def infer(request: Request, services: Services, model: str, task_name: str | None) -> JSONResponse:
+async def infer(request: Request, services: Services, model: str, task_name: str | None) -> Response:
     """Serve ``POST /models/{id}[/pipeline/{task}]`` and its legacy twin."""
     started = time.perf_counter()
     model_id = ModelId.parse(model)
-    envelope = await read_envelope(request)
+    data = await read_json_body(request)
     manifest = services.store.get(model_id)
+    if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
+        body = parse_model(GenerateRequest, data, where="body")
+        assert isinstance(body, GenerateRequest)
+        generator = await services.pool.generator(model_id)
+        # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
+        return await generate(generator, body, full_text_default=True, as_list=True)
+    envelope = parse_model(Envelope, data, where="body")
+    assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
     ctx = call_context(request, services)
     prepared = task.prepare(envelope, ctx)

@@ -1,0 +1,88 @@
+"""OpenAI routes, plus the per-model chat URL huggingface_hub builds for ``model=http://host/models/ORG/NAME``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from hubserve.errors import ValidationFailed
+from hubserve.gateway.generation import bound_model
+from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
+from hubserve.gateway.openai.service import chat, completions
+from hubserve.gateway.state import Services, get_services
+from hubserve.hub.manifest import Manifest
+from hubserve.hub.names import ModelId
+from hubserve.tasks.base import parse_model
+
+router = APIRouter()
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def _body(request: Request, model: type[BaseModel]) -> Any:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    return parse_model(model, data, where="")
+
+
+async def _chat(request: Request, services: Services, url_model: str | None) -> Response:
+    body = await _body(request, ChatRequest)
+    generator = await services.pool.generator(bound_model(services, body.model, url_model))
+    return await chat(generator, body)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, services: ServicesDep) -> Response:
+    """Chat with the model named in the body (or the default model for "dummy"/"tgi")."""
+    return await _chat(request, services, None)
+
+
+@router.post("/models/{namespace}/{name}/v1/chat/completions")
+async def model_chat_completions(
+    namespace: str, name: str, request: Request, services: ServicesDep
+) -> Response:
+    """Chat with the model in the URL (huggingface_hub sends model "dummy" here)."""
+    return await _chat(request, services, f"{namespace}/{name}")
+
+
+@router.post("/v1/completions")
+async def text_completions(request: Request, services: ServicesDep) -> Response:
+    """Complete a prompt with the model named in the body."""
+    body = await _body(request, CompletionRequest)
+    generator = await services.pool.generator(bound_model(services, body.model, None))
+    return await completions(generator, body)
+
+
+def _model_card(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "id": manifest.id,
+        "object": "model",
+        "created": _created(manifest),
+        "owned_by": manifest.id.split("/")[0],
+    }
+
+
+def _created(manifest: Manifest) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(manifest.created_at).timestamp())
+
+
+@router.get("/v1/models")
+async def list_models(services: ServicesDep) -> dict[str, Any]:
+    """Every model in the hub, in OpenAI's list shape."""
+    return {"object": "list", "data": [_model_card(m) for m in services.store.list()]}
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, services: ServicesDep) -> dict[str, Any]:
+    """One model; the id may arrive with its '/' percent-encoded."""
+    return _model_card(services.store.get(ModelId.parse(model_id)))

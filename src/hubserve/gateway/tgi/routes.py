@@ -1,0 +1,53 @@
+"""TGI routes: ``/generate`` and ``/generate_stream`` for the default model or a named one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from hubserve.gateway.generation import bound_model
+from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.tgi.protocol import GenerateRequest
+from hubserve.gateway.tgi.service import generate
+from hubserve.tasks.base import parse_model
+
+router = APIRouter()
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def _serve(request: Request, services: Services, model: str | None, *, stream: bool) -> Response:
+    from hubserve.gateway.hf.service import read_json_body
+
+    body = parse_model(GenerateRequest, await read_json_body(request), where="body")
+    assert isinstance(body, GenerateRequest)
+    body.stream = stream
+    generator = await services.pool.generator(bound_model(services, None, model))
+    return await generate(generator, body, full_text_default=False, as_list=False)
+
+
+@router.post("/generate")
+async def tgi_generate(request: Request, services: ServicesDep) -> Response:
+    """Generate for the default model; one JSON object."""
+    return await _serve(request, services, None, stream=False)
+
+
+@router.post("/generate_stream")
+async def tgi_generate_stream(request: Request, services: ServicesDep) -> Response:
+    """Generate for the default model as SSE token events."""
+    return await _serve(request, services, None, stream=True)
+
+
+@router.post("/models/{namespace}/{name}/generate")
+async def model_generate(namespace: str, name: str, request: Request, services: ServicesDep) -> Response:
+    """Generate for a named model; one JSON object."""
+    return await _serve(request, services, f"{namespace}/{name}", stream=False)
+
+
+@router.post("/models/{namespace}/{name}/generate_stream")
+async def model_generate_stream(
+    namespace: str, name: str, request: Request, services: ServicesDep
+) -> Response:
+    """Generate for a named model as SSE token events."""
+    return await _serve(request, services, f"{namespace}/{name}", stream=True)

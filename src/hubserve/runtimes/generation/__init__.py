@@ -1,0 +1,1 @@
+"""Text generation: backends (llama.cpp, transformers), sampling, grammars and the batching engine."""
