@@ -44,7 +44,9 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(BIN)/python bench/embeddings.py
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.embeddings
+	$(BIN)/python -m bench.chat
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,8 +10,8 @@ import numpy.typing as npt
 
 from hubserve.runtimes.generation.base import Logits, SamplingParams
 
-# Top-p over a huge vocabulary sorts only the best candidates; the rest rarely hold any mass.
-_TOP_P_CANDIDATES = 2048
+_NEGLIGIBLE = np.float32(30.0)
+_NUCLEUS_PREFIX = 4096
 
 
 @dataclass
@@ -64,20 +64,31 @@ def choose(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> 
 
 
 def _sample(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> int:
-    scaled = logits.astype(np.float64) / max(params.temperature, 1e-5)
-    limit = params.top_k if params.top_k > 0 else 0
-    if params.top_p < 1.0:
-        limit = min(limit, _TOP_P_CANDIDATES) if limit else _TOP_P_CANDIDATES
-    if limit and limit < scaled.shape[0]:
-        candidates = np.argpartition(-scaled, limit - 1)[:limit]
-    else:
-        candidates = np.arange(scaled.shape[0])
+    scaled = logits / np.float32(max(params.temperature, 1e-5))
+    # Tokens this far below the best carry under e^-30 of its weight each; dropping them is free accuracy-wise.
+    candidates = np.flatnonzero(scaled > scaled.max() - _NEGLIGIBLE)
     values = scaled[candidates]
-    order = np.argsort(-values, kind="stable")
-    candidates, values = candidates[order], values[order]
-    probs = np.exp(values - values[0])
-    probs /= probs.sum()
+    if 0 < params.top_k < len(candidates):
+        best = np.argpartition(-values, params.top_k - 1)[: params.top_k]
+        candidates, values = candidates[best], values[best]
+    weights = np.exp((values - values.max()).astype(np.float64))
     if params.top_p < 1.0:
-        keep = int(np.searchsorted(np.cumsum(probs), params.top_p) + 1)
-        candidates, probs = candidates[:keep], probs[:keep] / probs[:keep].sum()
-    return int(candidates[rng.choice(len(candidates), p=probs)])
+        candidates, weights = _nucleus(candidates, weights, params.top_p)
+    # Inverse-CDF draw: no sort of the (possibly 262k-token) candidate set is needed.
+    cdf = np.cumsum(weights)
+    return int(candidates[min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), len(cdf) - 1)])
+
+
+def _nucleus(
+    candidates: npt.NDArray[np.intp], weights: npt.NDArray[np.float64], top_p: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """The smallest set of most likely tokens whose probability reaches ``top_p``."""
+    total = weights.sum()
+    if len(weights) > _NUCLEUS_PREFIX:
+        head = np.argpartition(-weights, _NUCLEUS_PREFIX - 1)[:_NUCLEUS_PREFIX]
+        if weights[head].sum() >= top_p * total:  # the nucleus lies inside the head: sort only that
+            candidates, weights = candidates[head], weights[head]
+    order = np.argsort(-weights, kind="stable")
+    candidates, weights = candidates[order], weights[order]
+    keep = int(np.searchsorted(np.cumsum(weights), top_p * total)) + 1
+    return candidates[:keep], weights[:keep]
