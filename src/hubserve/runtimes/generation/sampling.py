@@ -65,7 +65,7 @@ def choose(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> 
 
 def _sample(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> int:
     scaled = logits / np.float32(max(params.temperature, 1e-5))
-    # Tokens this far below the best carry under e^-30 of its weight each; dropping them is free accuracy-wise.
+    # A token this far below the best carries under e^-30 of its weight: dropping it changes nothing.
     candidates = np.flatnonzero(scaled > scaled.max() - _NEGLIGIBLE)
     values = scaled[candidates]
     if 0 < params.top_k < len(candidates):
