@@ -73,11 +73,13 @@ def free_port() -> int:
 def server(hub_home: Path) -> Iterator[str]:
     """A real hubserve server process on loopback; yields its base URL."""
     port = free_port()
+    # Requests here wait for cold models; the 503 cold-start answer has its own tests and server.
     env = {
         **os.environ,
         "HUBSERVE_HOME": str(hub_home),
         "HUBSERVE_MAX_BODY_BYTES": str(256 * 1024),
         "HUBSERVE_LOG_LEVEL": "warning",
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "180",
     }
     log = (hub_home / "server.log").open("w")
     proc = subprocess.Popen(

@@ -43,6 +43,37 @@ class Settings:
     max_queued_requests: int = field(
         default=64, metadata={"doc": "Generation requests that may wait per model; past it, 429 overloaded."}
     )
+    memory_budget_bytes: int = field(
+        default_factory=lambda: _default_budget(),
+        metadata={"doc": "Memory all model runners may hold together; idle ones are evicted LRU to fit."},
+    )
+    keep_alive_s: float = field(
+        default=300.0,
+        metadata={"doc": "Idle seconds before a model is unloaded; 0 unloads after each request, <0 never."},
+    )
+    spare_runners: int = field(
+        default=1,
+        metadata={"doc": "Runner processes started ahead of need, so a cold start only loads weights."},
+    )
+    hold_cold_requests_s: float = field(
+        default=0.0,
+        metadata={"doc": "Seconds a request for a loading model waits by default; 0 answers 503 at once."},
+    )
+    max_hold_s: float = field(
+        default=300.0, metadata={"doc": "Longest wait for X-Wait-For-Model / options.wait_for_model."}
+    )
+    model_concurrency: int = field(default=64, metadata={"doc": "Requests one model runs at once."})
+    model_queue: int = field(default=256, metadata={"doc": "Requests that may wait per model; past it, 429."})
+    batch_wait_ms: float = field(
+        default=3.0, metadata={"doc": "How long encoder requests wait to be batched with others."}
+    )
+    batch_max_tokens: int = field(default=8192, metadata={"doc": "Padded tokens in one encoder batch."})
+    cache_entries: int = field(
+        default=2048, metadata={"doc": "Responses of deterministic tasks kept; 0 turns caching off."}
+    )
+    pinned_models: str = field(
+        default="", metadata={"doc": "Comma-separated models loaded at start and never unloaded."}
+    )
     default_model: str = field(
         default="", metadata={"doc": "Model served on POST / (Inference Endpoint style); empty for none."}
     )
@@ -72,11 +103,22 @@ class Settings:
         ]
 
 
+def _default_budget() -> int:
+    """Three quarters of the machine's memory."""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        pages = 8 << 30
+    return int(pages * 0.75)
+
+
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
     kind = str(type_name)
     try:
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "Path":
             return Path(raw).expanduser()
     except ValueError as exc:

@@ -13,6 +13,12 @@ HubserveError (500 internal)
 │   └── ModelExists (409 model_exists)
 ├── PayloadTooLarge (413 payload_too_large)
 │   └── InputTooLong (413 input_too_long)
+├── Overloaded (429 overloaded)
+├── GenerationFailed (424 generation)
+├── ModelLoading (503 model_loading)
+├── NoCapacity (503 no_capacity)
+├── RunnerCrashed (502 runner_crashed)
+├── ModelTooLarge (400 model_too_large)
 ├── ModelLoadFailed (500 model_load_failed)
 └── HubError (500 hub_error)
     └── ImportFailed (400 import_failed)
@@ -148,3 +154,50 @@ class ImportFailed(HubError):
 
     status_code = 400
     error_type = "import_failed"
+
+
+class ModelLoading(HubserveError):
+    """The model is starting; HF's cold-start answer: 503 with ``estimated_time`` and Retry-After."""
+
+    status_code = 503
+    error_type = "model_loading"
+
+    def __init__(self, model: str, estimated_time_s: float) -> None:
+        super().__init__(f"Model {model} is currently loading")
+        self.estimated_time_s = estimated_time_s
+
+
+class NoCapacity(HubserveError):
+    """Every byte of the memory budget is held by busy or pinned models; retry later."""
+
+    status_code = 503
+    error_type = "no_capacity"
+
+
+class RunnerCrashed(HubserveError):
+    """The model's process died while serving the request; the next request starts it again."""
+
+    status_code = 502
+    error_type = "runner_crashed"
+
+
+class ModelTooLarge(HubserveError):
+    """The model needs more memory than the whole budget."""
+
+    status_code = 400
+    error_type = "model_too_large"
+
+
+def _all_subclasses(cls: type[HubserveError]) -> list[type[HubserveError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def by_type(error_type: str) -> type[HubserveError]:
+    """The error class with this ``error_type`` (HubserveError when unknown)."""
+    for cls in _all_subclasses(HubserveError):
+        if cls.error_type == error_type:
+            return cls
+    return HubserveError

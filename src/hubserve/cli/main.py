@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env(home=getattr(args, "home", None))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # runner calls would log every request
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -1,9 +1,13 @@
-"""create_app: build the ASGI app from settings; the lifespan owns the hub and the model pool."""
+"""create_app: build the ASGI app from settings; the lifespan owns the hub, the runners and the scheduler."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -16,22 +20,52 @@ from hubserve.gateway.hf.routes import router as hf_router
 from hubserve.gateway.openai.routes import router as openai_router
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.routes import router as tgi_router
+from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
-from hubserve.scheduler.pool import ModelPool
+from hubserve.runners.pool import SparePool
+from hubserve.scheduler.batcher import EncodeBatcher
+from hubserve.scheduler.cache import ResponseCache
+from hubserve.scheduler.history import LoadHistory
+from hubserve.scheduler.scheduler import Limits, Scheduler
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The hubserve ASGI app; nothing is loaded until the lifespan starts."""
+    """The hubserve ASGI app; runners start in the lifespan, models load on first use."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = HubStore(settings.home / "hub")
-        pool = ModelPool(store, settings)
-        app.state.services = Services(settings=settings, store=store, pool=pool)
+        # Unix socket paths are limited to ~100 bytes: keep them short, under the system temp folder.
+        sockets = Path(tempfile.mkdtemp(prefix="hubserve-"))
+        spares = SparePool(sockets, settings.spare_runners)
+        spares.fill()
+        limits = Limits(
+            memory_budget_bytes=settings.memory_budget_bytes,
+            keep_alive_s=settings.keep_alive_s,
+            max_concurrency=settings.model_concurrency,
+            max_queue=settings.model_queue,
+        )
+        history = LoadHistory(settings.home / "load_history.json")
+        scheduler = Scheduler(store, limits, spares.start, history=history)
+        scheduler.start()
+        batcher = EncodeBatcher(
+            wait_s=settings.batch_wait_ms / 1000,
+            max_tokens=settings.batch_max_tokens,
+            max_inputs=settings.max_batch_inputs,
+        )
+        app.state.services = Services(
+            settings, store, scheduler, ResponseCache(settings.cache_entries), batcher
+        )
+        for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
+            await scheduler.load(ModelId.parse(model), pin=True, wait=False)
         try:
             yield
         finally:
-            await pool.close()
+            await scheduler.close()
+            await spares.close()
+            shutil.rmtree(sockets, ignore_errors=True)
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hubserve.errors import HubserveError, MethodNotAllowed, NotFound, Overloaded, ValidationFailed
+from hubserve.errors import (
+    HubserveError,
+    MethodNotAllowed,
+    ModelLoading,
+    NoCapacity,
+    NotFound,
+    Overloaded,
+    ValidationFailed,
+)
 from hubserve.gateway.openai.errors import openai_error_body, openai_status
 
 log = logging.getLogger(__name__)
@@ -30,9 +39,16 @@ def error_response(error: HubserveError, path: str = "") -> JSONResponse:
     headers = {}
     if isinstance(error, Overloaded):
         headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+    elif isinstance(error, ModelLoading):
+        headers["Retry-After"] = str(max(1, math.ceil(error.estimated_time_s)))
+    elif isinstance(error, NoCapacity):
+        headers["Retry-After"] = "5"
     if is_openai_route(path):
         return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
-    return JSONResponse(hf_body(error), status_code=error.status_code, headers=headers)
+    body = hf_body(error)
+    if isinstance(error, ModelLoading):
+        body["estimated_time"] = round(error.estimated_time_s, 1)
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

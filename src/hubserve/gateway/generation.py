@@ -1,15 +1,25 @@
-"""What the TGI, HF and OpenAI generation routes share: model binding, prompt tokens, primed streams."""
+"""What the TGI, HF and OpenAI generation routes share: model binding, leases, primed streams.
+
+The runner lease is held until the whole response, streamed or not, has been sent.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
-from hubserve.errors import ModelNotFound
+from fastapi.responses import Response
+from starlette.responses import StreamingResponse
+
+from hubserve.errors import ModelNotFound, TaskNotSupported
+from hubserve.gateway.cold_start import ServeOptions
 from hubserve.gateway.state import Services
 from hubserve.hub.names import ModelId
 from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
-from hubserve.runtimes.generation.loader import LoadedGenerator
+from hubserve.scheduler.runner import Runner
+from hubserve.tasks.registry import GENERATION_TASKS
 
 # Model names that mean "the model this URL is bound to" (huggingface_hub sends "dummy", TGI clients "tgi").
 BOUND_MODEL_ALIASES = frozenset({"", "dummy", "tgi"})
@@ -28,6 +38,62 @@ def bound_model(services: Services, requested: str | None, url_model: str | None
     )
 
 
+class Generator:
+    """A generation model as the dialect services see it, backed by its runner."""
+
+    def __init__(self, model: str, runner: Runner) -> None:
+        assert runner.generation is not None
+        self.model = model
+        self._runner = runner
+        self.template = runner.generation.template
+        self.special_tokens = runner.generation.special_tokens
+        self.context_length = runner.generation.context_length
+
+    async def tokenize(self, text: str, *, add_special: bool) -> tuple[list[int], list[str]]:
+        """Token ids and their texts."""
+        return await self._runner.tokenize(text, add_special=add_special)
+
+    def stream(self, prompt: list[int], params: SamplingParams) -> AsyncGenerator[TokenEvent, None]:
+        """Token events of one generation."""
+        return self._runner.stream(prompt, params)
+
+
+async def serve_generation(
+    services: Services,
+    model_id: ModelId,
+    options: ServeOptions,
+    handler: Callable[[Generator], Awaitable[Response]],
+) -> Response:
+    """Lease the model's runner and hold the lease until the response, streamed or not, is complete."""
+    manifest = services.store.get(model_id)
+    if manifest.pipeline_tag not in GENERATION_TASKS:
+        raise TaskNotSupported(
+            f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"
+        )
+    stack = AsyncExitStack()
+    runner = await stack.enter_async_context(
+        services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
+    )
+    try:
+        response = await handler(Generator(str(model_id), runner))
+    except BaseException:
+        await stack.aclose()
+        raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _closing(response.body_iterator, stack)
+    else:
+        await stack.aclose()
+    return response
+
+
+async def _closing(body: AsyncIterable[Any], stack: AsyncExitStack) -> AsyncIterator[Any]:
+    try:
+        async for chunk in body:
+            yield chunk
+    finally:
+        await stack.aclose()
+
+
 @dataclass
 class Collected:
     """A whole generation, gathered from its events."""
@@ -42,10 +108,10 @@ class Collected:
 
 
 async def primed(
-    generator: LoadedGenerator, prompt: list[int], params: SamplingParams
+    generator: Generator, prompt: list[int], params: SamplingParams
 ) -> AsyncIterator[TokenEvent]:
     """Start generating and wait for the first token, so queue and validation errors become HTTP errors."""
-    stream: AsyncGenerator[TokenEvent, None] = generator.engine.stream(prompt, params)
+    stream = generator.stream(prompt, params)
     first = await anext(stream)
 
     async def chained() -> AsyncIterator[TokenEvent]:

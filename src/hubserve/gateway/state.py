@@ -8,7 +8,9 @@ from fastapi import Request
 
 from hubserve.config import Settings
 from hubserve.hub.store import HubStore
-from hubserve.scheduler.pool import ModelPool
+from hubserve.scheduler.batcher import EncodeBatcher
+from hubserve.scheduler.cache import ResponseCache
+from hubserve.scheduler.scheduler import Scheduler
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,9 @@ class Services:
 
     settings: Settings
     store: HubStore
-    pool: ModelPool
+    scheduler: Scheduler
+    cache: ResponseCache
+    batcher: EncodeBatcher
 
 
 def get_services(request: Request) -> Services:

@@ -22,6 +22,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
     use_cache: bool = True
     wait_for_model: bool = False
+    keep_alive: float | None = None  # seconds the model stays loaded after this request; <0 forever
 
 
 class Envelope(BaseModel):

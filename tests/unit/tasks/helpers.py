@@ -9,7 +9,7 @@ from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.runtimes.base import Head, LoadedEncoder
 from hubserve.runtimes.registry import load_encoder
-from hubserve.scheduler.pool import build_spec
+from hubserve.runtimes.specs import build_spec
 from hubserve.tasks.base import CallContext, Envelope
 from hubserve.tasks.registry import TASKS
 

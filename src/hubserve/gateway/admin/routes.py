@@ -32,7 +32,7 @@ async def info(services: ServicesDep) -> dict[str, Any]:
         "models": len(services.store.list()),
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
-        "loaded": services.pool.loaded(),
+        "loaded": services.scheduler.ps(),
     }
     if settings.default_model:
         body.update(model_info(services, ModelId.parse(settings.default_model)))
@@ -43,6 +43,33 @@ async def info(services: ServicesDep) -> dict[str, Any]:
 async def per_model_info(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
     """TEI-style info for one model."""
     return model_info(services, ModelId.parse(f"{namespace}/{name}"))
+
+
+@router.get("/api/ps")
+async def ps(services: ServicesDep) -> dict[str, Any]:
+    """Loaded and loading models: memory, idle time, requests running and queued."""
+    models = services.scheduler.ps()
+    return {
+        "models": models,
+        "memory_budget_bytes": services.scheduler.limits.memory_budget_bytes,
+        "memory_used_bytes": sum(m["memory_bytes"] for m in models),
+    }
+
+
+@router.post("/api/models/{namespace}/{name}/load")
+async def load_model(
+    namespace: str, name: str, services: ServicesDep, pin: bool = False, wait: bool = True
+) -> dict[str, Any]:
+    """Start a model ahead of traffic; ``pin=true`` keeps it loaded until unloaded."""
+    return await services.scheduler.load(ModelId.parse(f"{namespace}/{name}"), pin=pin, wait=wait)
+
+
+@router.post("/api/models/{namespace}/{name}/unload")
+async def unload_model(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+    """Stop a model now, or when its running requests end."""
+    model_id = ModelId.parse(f"{namespace}/{name}")
+    services.store.get(model_id)
+    return {"model": str(model_id), "was_loaded": await services.scheduler.unload(model_id)}
 
 
 @router.get("/api/models")

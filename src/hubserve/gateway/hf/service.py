@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from hubserve.errors import ValidationFailed
+from hubserve.gateway.cold_start import ServeOptions, serve_options
+from hubserve.gateway.generation import Generator, serve_generation
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
@@ -50,28 +52,67 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     data = await read_json_body(request)
     manifest = services.store.get(model_id)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
-        body = parse_model(GenerateRequest, data, where="body")
-        assert isinstance(body, GenerateRequest)
-        generator = await services.pool.generator(model_id)
-        # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
-        return await generate(generator, body, full_text_default=True, as_list=True)
+        return await _generate(request, services, model_id, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
     ctx = call_context(request, services)
-    prepared = task.prepare(envelope, ctx)
-    result: Any = await services.pool.run(model_id, task, prepared)
-    if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
-        result = legacy_shape(prepared.inputs, result)
-    elapsed = time.perf_counter() - started
+    prepared = task.prepare(envelope, ctx)  # validate here, before anything is queued or loaded
+    options = _options(request, services, envelope)
     headers = {
-        "x-compute-type": "cpu",
-        "x-compute-time": f"{elapsed:.4f}",
-        "x-compute-characters": str(_characters(envelope.inputs)),
         "x-model-id": str(model_id),
         "x-task": task.name,
+        "x-compute-characters": str(_characters(envelope.inputs)),
     }
+    key = services.cache.key(str(model_id), manifest.revision, task.name, data)
+    result = services.cache.get(key) if options.use_cache else None
+    if result is not None:
+        headers.update({"x-compute-type": "cache", "x-cache": "HIT"})
+    else:
+        payload = envelope.model_dump(exclude={"options"}, exclude_none=True)
+        async with services.scheduler.lease(
+            model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s
+        ) as runner:
+            result = await services.batcher.run(
+                runner, f"{model_id}@{manifest.revision}", task.name, payload, ctx
+            )
+        services.cache.put(key, result)
+        headers.update({"x-compute-type": "cpu", "x-cache": "MISS"})
+    if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
+        result = legacy_shape(prepared.inputs, result)
+    headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
     return JSONResponse(result, headers=headers)
+
+
+def _options(request: Request, services: Services, envelope: Envelope) -> ServeOptions:
+    opts = envelope.options
+    return serve_options(
+        request,
+        services.settings,
+        wait_for_model=bool(opts and opts.wait_for_model),
+        use_cache=not opts or opts.use_cache,
+        keep_alive_s=opts.keep_alive if opts else None,
+    )
+
+
+async def _generate(
+    request: Request, services: Services, model_id: ModelId, data: dict[str, Any]
+) -> Response:
+    body = parse_model(GenerateRequest, data, where="body")
+    assert isinstance(body, GenerateRequest)
+    raw_options = body.options or {}
+    options = serve_options(
+        request,
+        services.settings,
+        wait_for_model=bool(raw_options.get("wait_for_model")),
+        keep_alive_s=raw_options.get("keep_alive"),
+    )
+
+    async def handler(generator: Generator) -> Response:
+        # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
+        return await generate(generator, body, full_text_default=True, as_list=True)
+
+    return await serve_generation(services, model_id, options, handler)
 
 
 def _characters(inputs: Any) -> int:

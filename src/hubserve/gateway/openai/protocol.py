@@ -115,6 +115,7 @@ class SamplingFields(Lenient):
     top_k: int | None = Field(default=None, ge=0)
     repetition_penalty: float | None = Field(default=None, gt=0)
     ignore_eos: bool = False
+    keep_alive: float | None = None  # hubserve extra: seconds the model stays loaded after this request
 
     @field_validator("n")
     @classmethod

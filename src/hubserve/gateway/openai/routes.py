@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from hubserve.errors import ValidationFailed
-from hubserve.gateway.generation import bound_model
+from hubserve.gateway.cold_start import ServeOptions, serve_options
+from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.state import Services, get_services
@@ -35,8 +36,16 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
 
 async def _chat(request: Request, services: Services, url_model: str | None) -> Response:
     body = await _body(request, ChatRequest)
-    generator = await services.pool.generator(bound_model(services, body.model, url_model))
-    return await chat(generator, body)
+
+    async def handler(generator: Generator) -> Response:
+        return await chat(generator, body)
+
+    model = bound_model(services, body.model, url_model)
+    return await serve_generation(services, model, _options(request, services, body.keep_alive), handler)
+
+
+def _options(request: Request, services: Services, keep_alive: float | None) -> ServeOptions:
+    return serve_options(request, services.settings, keep_alive_s=keep_alive)
 
 
 @router.post("/v1/chat/completions")
@@ -57,8 +66,12 @@ async def model_chat_completions(
 async def text_completions(request: Request, services: ServicesDep) -> Response:
     """Complete a prompt with the model named in the body."""
     body = await _body(request, CompletionRequest)
-    generator = await services.pool.generator(bound_model(services, body.model, None))
-    return await completions(generator, body)
+
+    async def handler(generator: Generator) -> Response:
+        return await completions(generator, body)
+
+    model = bound_model(services, body.model, None)
+    return await serve_generation(services, model, _options(request, services, body.keep_alive), handler)
 
 
 def _model_card(manifest: Manifest) -> dict[str, Any]:

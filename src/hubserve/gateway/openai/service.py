@@ -12,12 +12,11 @@ from fastapi.responses import JSONResponse, Response
 
 from hubserve import __version__
 from hubserve.errors import HubserveError, ValidationFailed
-from hubserve.gateway.generation import Collected, collect, primed
+from hubserve.gateway.generation import Collected, Generator, collect, primed
 from hubserve.gateway.openai.errors import openai_error_body
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.sse import event, sse_response
 from hubserve.runtimes.generation.base import Constraint, TokenEvent
-from hubserve.runtimes.generation.loader import LoadedGenerator
 from hubserve.tasks.chat_template import PLAIN_STOPS, render
 from hubserve.tasks.tool_calls import ToolCall, forced_schema, parse_calls
 
@@ -59,7 +58,7 @@ def response_constraint(response_format: dict[str, Any] | None) -> Constraint | 
     )
 
 
-def plan_chat(generator: LoadedGenerator, request: ChatRequest) -> ChatPlan:
+async def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
     """Render the prompt and decide how tools and response_format constrain the output."""
     choice = request.tool_choice
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []] if choice != "none" else []
@@ -75,7 +74,7 @@ def plan_chat(generator: LoadedGenerator, request: ChatRequest) -> ChatPlan:
         messages, template=generator.template, special_tokens=generator.special_tokens, tools=tools or None
     )
     bos = generator.special_tokens.get("bos_token", "")
-    prompt = generator.backend.tokenize(text, add_special=not (bos and text.startswith(bos)))
+    prompt, _ = await generator.tokenize(text, add_special=not (bos and text.startswith(bos)))
     return ChatPlan(
         prompt=prompt,
         tools=tools,
@@ -100,16 +99,16 @@ def _forced_name(choice: str | dict[str, Any] | None) -> str | None:
     return None
 
 
-def _max_tokens(generator: LoadedGenerator, prompt: list[int], asked: int | None) -> int:
-    room = generator.backend.context_length - len(prompt)
+def _max_tokens(generator: Generator, prompt: list[int], asked: int | None) -> int:
+    room = generator.context_length - len(prompt)
     return max(1, min(asked or room, room))
 
 
-async def chat(generator: LoadedGenerator, request: ChatRequest) -> Response:
+async def chat(generator: Generator, request: ChatRequest) -> Response:
     """Serve ``/v1/chat/completions``."""
     if request.top_logprobs is not None and not request.logprobs:
         raise ValidationFailed("top_logprobs needs logprobs=true", param="top_logprobs")
-    plan = plan_chat(generator, request)
+    plan = await plan_chat(generator, request)
     asked = request.max_completion_tokens or request.max_tokens
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
     params = request.sampling(
@@ -187,7 +186,7 @@ async def _chat_chunks(
     yield event("[DONE]")
 
 
-async def completions(generator: LoadedGenerator, request: CompletionRequest) -> Response:
+async def completions(generator: Generator, request: CompletionRequest) -> Response:
     """Serve ``/v1/completions`` (several prompts give several choices; streaming takes one prompt)."""
     if request.suffix:
         raise ValidationFailed("suffix (fill-in-the-middle) is not supported", param="suffix")
@@ -204,7 +203,7 @@ async def completions(generator: LoadedGenerator, request: CompletionRequest) ->
     for text in prompts:
         if not text:
             raise ValidationFailed("prompt must not be empty", param="prompt")
-        ids = generator.backend.tokenize(text, add_special=True)
+        ids, _ = await generator.tokenize(text, add_special=True)
         params = request.sampling(_max_tokens(generator, ids, request.max_tokens), request.logprobs, None)
         runs.append((text, await primed(generator, ids, params)))
     if request.stream:

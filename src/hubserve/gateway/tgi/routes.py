@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from hubserve.gateway.generation import bound_model
+from hubserve.gateway.cold_start import serve_options
+from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.state import Services, get_services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
@@ -23,8 +24,12 @@ async def _serve(request: Request, services: Services, model: str | None, *, str
     body = parse_model(GenerateRequest, await read_json_body(request), where="body")
     assert isinstance(body, GenerateRequest)
     body.stream = stream
-    generator = await services.pool.generator(bound_model(services, None, model))
-    return await generate(generator, body, full_text_default=False, as_list=False)
+    options = serve_options(request, services.settings)
+
+    async def handler(generator: Generator) -> Response:
+        return await generate(generator, body, full_text_default=False, as_list=False)
+
+    return await serve_generation(services, bound_model(services, None, model), options, handler)
 
 
 @router.post("/generate")

@@ -8,11 +8,10 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 
 from hubserve.errors import HubserveError
-from hubserve.gateway.generation import collect, primed
+from hubserve.gateway.generation import Generator, collect, primed
 from hubserve.gateway.sse import event, sse_response
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.runtimes.generation.base import TokenEvent
-from hubserve.runtimes.generation.loader import LoadedGenerator
 
 
 def _token(item: TokenEvent) -> dict[str, Any]:
@@ -24,12 +23,12 @@ def _top(item: TokenEvent) -> list[dict[str, Any]]:
 
 
 async def generate(
-    generator: LoadedGenerator, request: GenerateRequest, *, full_text_default: bool, as_list: bool
+    generator: Generator, request: GenerateRequest, *, full_text_default: bool, as_list: bool
 ) -> Response:
     """Serve one request; ``as_list`` answers ``[GenerateResponse]`` as TGI's ``POST /`` does."""
     params = request.parameters
     sampling = params.sampling()
-    prompt = generator.backend.tokenize(request.inputs, add_special=True)
+    prompt, prompt_texts = await generator.tokenize(request.inputs, add_special=True)
     events = await primed(generator, prompt, sampling)
     full_text = params.return_full_text if params.return_full_text is not None else full_text_default
     prefix = request.inputs if full_text else ""
@@ -38,31 +37,18 @@ async def generate(
     done = await collect(events)
     body: dict[str, Any] = {"generated_text": prefix + done.text}
     if params.details:
-        body["details"] = _details(
-            done.tokens, prompt, generator, params.decoder_input_details, bool(params.top_n_tokens)
-        )
+        prefill = list(zip(prompt, prompt_texts, strict=True)) if params.decoder_input_details else []
+        body["details"] = _details(done.tokens, prefill, bool(params.top_n_tokens))
     return JSONResponse([body] if as_list else body)
 
 
-def _details(
-    tokens: list[TokenEvent],
-    prompt: list[int],
-    generator: LoadedGenerator,
-    with_prefill: bool,
-    with_top: bool,
-) -> dict[str, Any]:
+def _details(tokens: list[TokenEvent], prefill: list[tuple[int, str]], with_top: bool) -> dict[str, Any]:
     last = tokens[-1]
-    backend = generator.backend
-    prefill = (
-        [{"id": t, "text": backend.token_bytes(t).decode(errors="replace"), "logprob": None} for t in prompt]
-        if with_prefill
-        else []
-    )
     return {
         "finish_reason": last.finish_reason,
         "generated_tokens": last.generated_tokens,
         "seed": last.seed,
-        "prefill": prefill,
+        "prefill": [{"id": i, "text": text, "logprob": None} for i, text in prefill],
         "tokens": [_token(t) for t in tokens],
         "top_tokens": [_top(t) for t in tokens] if with_top else None,
         "best_of_sequences": None,

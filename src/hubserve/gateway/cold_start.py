@@ -1,0 +1,53 @@
+"""How a request asks to be served while its model loads: hold or not, keep-alive, cache use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from hubserve.config import Settings
+from hubserve.errors import ValidationFailed
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Per-request serving choices."""
+
+    hold_s: float
+    keep_alive_s: float | None
+    use_cache: bool
+
+
+def serve_options(
+    request: Request,
+    settings: Settings,
+    *,
+    wait_for_model: bool = False,
+    use_cache: bool = True,
+    keep_alive_s: float | None = None,
+) -> ServeOptions:
+    """Merge body options with the headers X-Wait-For-Model, X-Scale-Up-Timeout, X-Use-Cache, X-Keep-Alive."""
+    headers = request.headers
+    hold = settings.hold_cold_requests_s
+    if wait_for_model or headers.get("x-wait-for-model", "").lower() in _TRUE:
+        hold = settings.max_hold_s
+    if "x-scale-up-timeout" in headers:
+        hold = min(_seconds(headers["x-scale-up-timeout"], "X-Scale-Up-Timeout"), settings.max_hold_s)
+    if "x-keep-alive" in headers:
+        keep_alive_s = _seconds(headers["x-keep-alive"], "X-Keep-Alive", allow_negative=True)
+    if headers.get("x-use-cache", "").lower() in {"0", "false", "no", "off"}:
+        use_cache = False
+    return ServeOptions(hold_s=max(0.0, hold), keep_alive_s=keep_alive_s, use_cache=use_cache)
+
+
+def _seconds(raw: str, name: str, *, allow_negative: bool = False) -> float:
+    try:
+        value = float(raw.strip().rstrip("s"))
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a number of seconds, got {raw!r}", param=name) from None
+    if value < 0 and not allow_negative:
+        raise ValidationFailed(f"{name} must not be negative", param=name)
+    return value

@@ -1,0 +1,51 @@
+"""``python -m hubserve.runners.main --socket PATH``: one runner process, serving its app on a Unix socket."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+
+from hubserve.config import Settings
+
+# Imported before the socket opens, so a warm spare runner has paid for them when a model is assigned.
+PRELOAD = ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the runner; it exits when the gateway closes its stdin or kills it."""
+    parser = argparse.ArgumentParser(prog="hubserve-runner")
+    parser.add_argument("--socket", required=True)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    import importlib
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    import uvicorn
+    from transformers import AutoTokenizer  # noqa: F401  (the lazy module's heavy part)
+
+    from hubserve.runners.app import create_runner_app
+
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    uvicorn.run(
+        create_runner_app(settings),
+        uds=args.socket,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

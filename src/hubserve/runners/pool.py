@@ -1,0 +1,64 @@
+"""SparePool: keeps runner processes started ahead of need, so a cold start pays only for loading weights."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from hubserve.runners.client import RunnerClient
+from hubserve.runners.process import RunnerProcess
+
+log = logging.getLogger(__name__)
+
+
+class SparePool:
+    """Holds up to ``spares`` idle runners that have imported their libraries and wait for a model."""
+
+    def __init__(self, socket_dir: Path, spares: int) -> None:
+        self._socket_dir = socket_dir
+        self._spares = spares
+        self._ready: list[RunnerProcess] = []
+        self._filling: set[asyncio.Task[None]] = set()
+
+    def fill(self) -> None:
+        """Start spares in the background until there are enough."""
+        while len(self._ready) + len(self._filling) < self._spares:
+            task = asyncio.create_task(self._add())
+            self._filling.add(task)
+            task.add_done_callback(self._filling.discard)
+
+    async def _add(self) -> None:
+        try:
+            self._ready.append(await RunnerProcess.spawn(self._socket_dir))
+        except Exception:  # a failed spare is logged; the next request starts a runner itself
+            log.exception("could not start a spare runner")
+
+    async def start(self, model: str) -> RunnerClient:
+        """A runner with ``model`` loaded: a spare if one is ready, else a fresh process."""
+        process = None
+        while self._ready and process is None:
+            candidate = self._ready.pop()
+            process = candidate if candidate.alive else None
+        if process is None:
+            process = await RunnerProcess.spawn(self._socket_dir)
+        self.fill()
+        process.label = model
+        client = RunnerClient(process, model)
+        try:
+            await client.load()
+        except BaseException:
+            await client.stop()
+            raise
+        return client
+
+    async def close(self) -> None:
+        """Stop every spare."""
+        for task in list(self._filling):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for process in self._ready:
+            await process.stop()
+        self._ready.clear()
