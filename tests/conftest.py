@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -69,42 +70,50 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def server(hub_home: Path) -> Iterator[str]:
-    """A real hubserve server process on loopback; yields its base URL."""
+@contextmanager
+def running_server(hub_home: Path, **env_overrides: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real hubserve server process on loopback; yields its base URL and process."""
     port = free_port()
-    # Requests here wait for cold models; the 503 cold-start answer has its own tests and server.
     env = {
         **os.environ,
         "HUBSERVE_HOME": str(hub_home),
         "HUBSERVE_MAX_BODY_BYTES": str(256 * 1024),
         "HUBSERVE_LOG_LEVEL": "warning",
-        "HUBSERVE_HOLD_COLD_REQUESTS_S": "180",
+        **env_overrides,
     }
-    log = (hub_home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hubserve.cli.main", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((hub_home / "server.log").read_text())
+    log_path = hub_home / f"server-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hubserve.cli.main", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(log_path.read_text())
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            proc.kill()
+            raise RuntimeError("server did not start in 60 s")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start in 60 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+            yield url, proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def server(hub_home: Path) -> Iterator[str]:
+    """The shared server: requests wait for cold models (the 503 answer has its own server and tests)."""
+    with running_server(hub_home, HUBSERVE_HOLD_COLD_REQUESTS_S="180") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

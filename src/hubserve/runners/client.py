@@ -88,6 +88,11 @@ class RunnerClient:
         except httpx.TransportError as exc:
             raise self._crashed(exc) from exc
 
+    @property
+    def pid(self) -> int:
+        """The runner's process id."""
+        return self.process.pid
+
     async def memory_bytes(self) -> int:
         """Resident memory of the runner process."""
         from hubserve.runners.model_host import rss_bytes

@@ -298,6 +298,7 @@ class Scheduler:
         now = self._clock()
         return {
             "model": slot.model,
+            "pid": getattr(slot.runner, "pid", None),
             "state": "ready" if slot.ready.is_set() and slot.runner else "loading",
             "memory_bytes": slot.need_bytes,
             "idle_s": round(now - slot.last_used, 3) if slot.active == 0 else 0.0,

@@ -1,0 +1,102 @@
+"""Fakes for the scheduler's seams: a manual clock, runners that only pretend, a starter that counts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from hubserve.errors import ModelLoadFailed
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+
+MB = 1 << 20
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FakeRunner:
+    generation = None
+
+    def __init__(self, model: str, memory: int) -> None:
+        self.model = model
+        self.memory = memory
+        self.load_s = 0.0
+        self.exited = asyncio.Event()
+        self.exit_code: int | None = None
+        self.calls = 0
+
+    async def encode(self, task: str, envelope: dict[str, Any], ctx: Any) -> Any:
+        if self.exited.is_set():
+            raise RuntimeError("dead")
+        self.calls += 1
+        return {"model": self.model, "inputs": envelope.get("inputs")}
+
+    async def memory_bytes(self) -> int:
+        return self.memory
+
+    async def info(self) -> dict[str, Any]:
+        return {}
+
+    async def stopped(self) -> int:
+        await self.exited.wait()
+        return self.exit_code or 0
+
+    async def stop(self) -> None:
+        self.exit_code = 0
+        self.exited.set()
+
+    def kill(self) -> None:
+        self.exit_code = -9
+        self.exited.set()
+
+
+class Starter:
+    """Starts FakeRunners; each start takes ``load_s`` of the manual clock and can be made to fail."""
+
+    def __init__(self, clock: ManualClock, memory: int = 400 * MB, load_s: float = 3.0) -> None:
+        self.clock = clock
+        self.memory = memory
+        self.load_s = load_s
+        self.started: list[str] = []
+        self.runners: dict[str, FakeRunner] = {}
+        self.fail_next = False
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, model: str) -> FakeRunner:
+        self.started.append(model)
+        if self.gate is not None:
+            await self.gate.wait()
+        self.clock.advance(self.load_s)
+        if self.fail_next:
+            self.fail_next = False
+            raise ModelLoadFailed(f"weights of {model} are corrupt")
+        runner = FakeRunner(model, self.memory)
+        self.runners[model] = runner
+        return runner
+
+
+def make_store(root: Path, sizes: dict[str, int]) -> HubStore:
+    """A hub whose repos have files of the given sizes (content does not matter to the scheduler)."""
+    store = HubStore(root)
+    for model, size in sizes.items():
+        blob = root.parent / f"{model.replace('/', '_')}.bin"
+        blob.write_bytes(b"\0" * size)
+        store.add(
+            ModelId.parse(model),
+            [(blob, "model.onnx")],
+            tasks=["feature-extraction"],
+            fmt="onnx",
+            source="test",
+            show_progress=False,
+        )
+    return store

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hubserve.errors import ModelLoadFailed, ModelLoading, ModelTooLarge, NoCapacity, Overloaded
+from hubserve.hub.names import ModelId
+from hubserve.scheduler.history import LoadHistory
+from hubserve.scheduler.policy import RUNNER_OVERHEAD_BYTES, guess_load_s
+from hubserve.scheduler.scheduler import Limits, Scheduler
+from tests.unit.scheduler.fakes import MB, ManualClock, Starter, make_store
+
+pytestmark = pytest.mark.anyio
+A, B, C = ModelId.parse("t/a"), ModelId.parse("t/b"), ModelId.parse("t/c")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def starter(clock: ManualClock) -> Starter:
+    return Starter(clock)
+
+
+def make(tmp_path: Path, clock: ManualClock, starter: Starter, **limits: object) -> Scheduler:
+    store = make_store(tmp_path / "hub", {"t/a": 1000, "t/b": 1000, "t/c": 1000, "t/big": 2000})
+    defaults: dict[str, object] = {"memory_budget_bytes": 1000 * MB, "keep_alive_s": 60.0}
+    return Scheduler(
+        store,
+        Limits(**{**defaults, **limits}),
+        starter,
+        history=LoadHistory(None),  # type: ignore[arg-type]
+        clock=clock,
+    )
+
+
+async def use(scheduler: Scheduler, model: ModelId, **kw: object) -> None:
+    async with scheduler.lease(model, hold_s=30, **kw):  # type: ignore[arg-type]
+        pass
+
+
+async def test_concurrent_first_requests_share_one_load(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await asyncio.gather(*(use(scheduler, A) for _ in range(5)))
+    assert starter.started == ["t/a"]
+
+
+async def test_cold_request_gets_loading_with_estimate_then_succeeds(tmp_path, clock, starter) -> None:
+    starter.gate = asyncio.Event()
+    scheduler = make(tmp_path, clock, starter)
+    with pytest.raises(ModelLoading) as caught:
+        async with scheduler.lease(A, hold_s=0):
+            pass
+    assert caught.value.message == "Model t/a is currently loading"
+    assert caught.value.estimated_time_s == pytest.approx(guess_load_s(1000))
+    starter.gate.set()
+    await use(scheduler, A)
+    assert starter.started == ["t/a"]
+
+
+async def test_hold_times_out_with_loading(tmp_path, clock, starter) -> None:
+    starter.gate = asyncio.Event()
+    scheduler = make(tmp_path, clock, starter)
+    with pytest.raises(ModelLoading):
+        async with scheduler.lease(A, hold_s=0.05):
+            pass
+
+
+async def test_estimated_time_is_learned(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    starter.load_s = 4.0
+    await use(scheduler, A)
+    await scheduler.unload(A)
+    assert scheduler.estimated_time("t/a") == pytest.approx(4.0)
+    starter.load_s = 8.0
+    await use(scheduler, A)
+    await scheduler.unload(A)
+    assert scheduler.estimated_time("t/a") == pytest.approx(6.0)  # smoothed: half old, half new
+
+
+async def test_lru_eviction_order(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, memory_budget_bytes=850 * MB)  # room for two 400 MB runners
+    await use(scheduler, A)
+    clock.advance(1)
+    await use(scheduler, B)
+    clock.advance(1)
+    await use(scheduler, A)  # A is now the most recently used
+    await use(scheduler, C)
+    assert sorted(m["model"] for m in scheduler.ps()) == ["t/a", "t/c"]
+    assert starter.runners["t/b"].exited.is_set()
+
+
+async def test_busy_runners_are_never_evicted(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, memory_budget_bytes=850 * MB)
+    async with scheduler.lease(B, hold_s=30):
+        clock.advance(10)
+        await use(scheduler, A)  # A is idle but more recent than busy B's start
+        clock.advance(10)
+        await use(scheduler, C)  # room for one more: the idle A goes, though B was used less recently
+        assert not starter.runners["t/b"].exited.is_set()
+        assert starter.runners["t/a"].exited.is_set()
+        assert sorted(m["model"] for m in scheduler.ps()) == ["t/b", "t/c"]
+
+
+async def test_no_capacity_when_everything_is_busy(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, memory_budget_bytes=850 * MB)
+    async with scheduler.lease(A, hold_s=30), scheduler.lease(B, hold_s=30):
+        with pytest.raises(NoCapacity):
+            await use(scheduler, C)
+        assert not starter.runners["t/a"].exited.is_set()
+        assert not starter.runners["t/b"].exited.is_set()
+
+
+async def test_pinned_models_are_never_evicted_or_reaped(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, memory_budget_bytes=850 * MB)
+    await scheduler.load(A, pin=True)
+    await use(scheduler, B)
+    clock.advance(3600)
+    assert await scheduler.reap() == ["t/b"]
+    await use(scheduler, B)
+    await use(scheduler, C)  # must evict B, not the pinned A
+    assert sorted(m["model"] for m in scheduler.ps()) == ["t/a", "t/c"]
+
+
+async def test_keep_alive_default_zero_and_negative(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await use(scheduler, A)
+    clock.advance(59)
+    assert await scheduler.reap() == []
+    clock.advance(2)
+    assert await scheduler.reap() == ["t/a"]
+    await use(scheduler, B, keep_alive_s=0)
+    await asyncio.sleep(0.01)
+    assert starter.runners["t/b"].exited.is_set() and scheduler.ps() == []
+    await use(scheduler, C, keep_alive_s=-1)
+    clock.advance(10**6)
+    assert await scheduler.reap() == []
+
+
+async def test_queue_full_is_overloaded(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, max_concurrency=1, max_queue=1)
+    await use(scheduler, A)
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with scheduler.lease(A, hold_s=30):
+            await release.wait()
+
+    first = asyncio.create_task(hold())
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(use(scheduler, A))  # waits for the one slot
+    await asyncio.sleep(0.01)
+    with pytest.raises(Overloaded):
+        await use(scheduler, A)
+    release.set()
+    await asyncio.gather(first, second)
+
+
+async def test_crash_is_noticed_and_next_request_restarts(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await use(scheduler, A)
+    starter.runners["t/a"].kill()
+    await asyncio.sleep(0.01)
+    assert scheduler.ps() == []
+    await use(scheduler, A)
+    assert starter.started == ["t/a", "t/a"]
+
+
+async def test_failed_load_reaches_waiters_and_is_retried(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    starter.fail_next = True
+    with pytest.raises(ModelLoadFailed, match="corrupt"):
+        await use(scheduler, A)
+    await use(scheduler, A)
+    assert starter.started == ["t/a", "t/a"]
+
+
+async def test_model_larger_than_the_budget(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, memory_budget_bytes=RUNNER_OVERHEAD_BYTES)
+    with pytest.raises(ModelTooLarge, match="budget"):
+        await use(scheduler, A)
+    assert starter.started == []
+
+
+async def test_measured_memory_replaces_the_estimate(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await use(scheduler, A)
+    assert scheduler.ps()[0]["memory_bytes"] == 400 * MB
