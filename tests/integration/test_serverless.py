@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -231,3 +233,20 @@ def test_admin_load_pin_and_bad_names(cold: tuple[str, int]) -> None:
     _unload(url, "test/tiny-ner")
     assert httpx.post(f"{url}/api/models/test/none/load").status_code == 404
     assert httpx.post(f"{url}/api/models/test/none/unload").status_code == 404
+
+
+def test_cli_ps_load_unload(cold: tuple[str, int]) -> None:
+    url, _ = cold
+    cli = [sys.executable, "-m", "hubserve.cli.main"]
+    loaded = subprocess.run(
+        [*cli, "load", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True
+    )
+    assert "loaded test/tiny-gpt2" in loaded.stdout
+    table = subprocess.run([*cli, "ps", "--url", url], capture_output=True, text=True, check=True).stdout
+    assert "test/tiny-gpt2" in table and "ready" in table and "memory:" in table
+    subprocess.run(
+        [*cli, "unload", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True
+    )
+    assert "test/tiny-gpt2" not in _ps(url)
+    dead = subprocess.run([*cli, "ps", "--url", "http://127.0.0.1:9"], capture_output=True, text=True)
+    assert dead.returncode == 2 and "No hubserve server answers" in dead.stderr

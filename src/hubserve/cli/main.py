@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -70,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("rm", help="remove a model from the hub")
     rm.add_argument("model_id")
     rm.set_defaults(handler=_rm)
+
+    ps = sub.add_parser("ps", help="list the models a running server has loaded")
+    ps.add_argument("--url", help="server URL (default: http://HUBSERVE_HOST:HUBSERVE_PORT)")
+    ps.set_defaults(handler=_ps)
+
+    for verb in ("load", "unload"):
+        cmd = sub.add_parser(verb, help=f"{verb} a model on a running server")
+        cmd.add_argument("model_id")
+        cmd.add_argument("--url", help="server URL (default: http://HUBSERVE_HOST:HUBSERVE_PORT)")
+        if verb == "load":
+            cmd.add_argument("--pin", action="store_true", help="keep it loaded until unloaded")
+        cmd.set_defaults(handler=_load if verb == "load" else _unload)
 
     cfg = sub.add_parser("config", help="show every setting and its value")
     cfg.set_defaults(handler=_config)
@@ -175,6 +188,58 @@ def _rm(args: argparse.Namespace, settings: Settings) -> int:
     model_id = ModelId.parse(args.model_id)
     _store(settings).remove(model_id)
     print(f"removed {model_id}")
+    return 0
+
+
+def _server(args: argparse.Namespace, settings: Settings) -> str:
+    return str(args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    import httpx
+
+    try:
+        response = httpx.request(method, url, timeout=600, **kwargs)
+    except httpx.TransportError as exc:
+        raise HubserveError(f"No hubserve server answers at {url}: {exc}") from exc
+    data = response.json()
+    if response.status_code != 200:
+        raise HubserveError(str(data.get("error", data)))
+    return data
+
+
+def _ps(args: argparse.Namespace, settings: Settings) -> int:
+    data = _call("GET", f"{_server(args, settings)}/api/ps")
+    table = Table("MODEL", "STATE", "PID", "MEMORY", "IDLE", "ACTIVE", "QUEUED", "PINNED", "KEEP-ALIVE")
+    for m in data["models"]:
+        keep = "forever" if m["keep_alive_s"] < 0 or m["pinned"] else f"{m['keep_alive_s']:.0f}s"
+        table.add_row(
+            m["model"],
+            m["state"],
+            str(m["pid"] or "-"),
+            _size(m["memory_bytes"]),
+            f"{m['idle_s']:.0f}s",
+            str(m["active"]),
+            str(m["queued"]),
+            "yes" if m["pinned"] else "no",
+            keep,
+        )
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    print(f"memory: {_size(data['memory_used_bytes'])} of {_size(data['memory_budget_bytes'])} budget")
+    return 0
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> int:
+    model = ModelId.parse(args.model_id)
+    data = _call("POST", f"{_server(args, settings)}/api/models/{model}/load", params={"pin": args.pin})
+    print(f"loaded {model} ({_size(data['memory_bytes'])}{', pinned' if data['pinned'] else ''})")
+    return 0
+
+
+def _unload(args: argparse.Namespace, settings: Settings) -> int:
+    model = ModelId.parse(args.model_id)
+    data = _call("POST", f"{_server(args, settings)}/api/models/{model}/unload")
+    print(f"unloaded {model}" if data["was_loaded"] else f"{model} was not loaded")
     return 0
 
 

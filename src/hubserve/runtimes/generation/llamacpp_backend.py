@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from hubserve.errors import GenerationFailed, ModelLoadFailed
 from hubserve.runtimes.generation.base import Logits
 
 PREFILL_CHUNK = 512
+# The compute buffer grows with ubatch × vocabulary (262k for Gemma 3): 512 would reserve ~515 MiB.
+MICRO_BATCH = 128
 
 
 class LlamaCppBackend:
@@ -22,6 +25,8 @@ class LlamaCppBackend:
     def __init__(self, gguf: Path, *, threads: int, max_slots: int, context_per_slot: int) -> None:
         import llama_cpp as lc
 
+        # llama.cpp reports every graph tensor at load; keep its warnings and errors only.
+        logging.getLogger("llama-cpp-python").setLevel(max(logging.WARNING, logging.getLogger().level))
         self._lc = lc
         lc.llama_backend_init()
         mparams = lc.llama_model_default_params()
@@ -36,7 +41,7 @@ class LlamaCppBackend:
         cparams = lc.llama_context_default_params()
         cparams.n_ctx = self.context_length * max_slots
         cparams.n_batch = PREFILL_CHUNK
-        cparams.n_ubatch = PREFILL_CHUNK
+        cparams.n_ubatch = MICRO_BATCH
         cparams.n_seq_max = max_slots
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
