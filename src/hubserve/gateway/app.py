@@ -48,7 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
             max_queue=settings.model_queue,
         )
         history = LoadHistory(settings.home / "load_history.json")
-        scheduler = Scheduler(store, limits, spares.start, history=history)
+        scheduler = Scheduler(
+            store, limits, spares.start, history=history, startup_estimate=spares.startup_estimate_s
+        )
         scheduler.start()
         batcher = EncodeBatcher(
             wait_s=settings.batch_wait_ms / 1000,

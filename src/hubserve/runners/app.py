@@ -67,7 +67,7 @@ def create_runner_app(settings: Settings) -> FastAPI:
     @app.post("/load")
     async def load(call: LoadCall, request: Request) -> dict[str, Any]:
         seconds = await host(request).load(ModelId.parse(call.model_id))
-        return {"load_s": seconds, **host(request).info()}
+        return {"load_s": seconds, "one_time_s": host(request).one_time_s, **host(request).info()}
 
     @app.get("/info")
     async def info(request: Request) -> dict[str, Any]:

@@ -31,7 +31,8 @@ class RunnerClient:
     def __init__(self, process: RunnerProcess, model: str) -> None:
         self.process = process
         self.model = model
-        transport = httpx.AsyncHTTPTransport(uds=str(process.socket))
+        # Plain HTTP on a socket: verify=False skips loading the CA bundle (~40 ms, on every cold start).
+        transport = httpx.AsyncHTTPTransport(uds=str(process.socket), verify=False)
         self._http = httpx.AsyncClient(transport=transport, base_url="http://runner", timeout=None)
         self.generation: GenerationInfo | None = None
         self.load_s = 0.0
@@ -39,7 +40,8 @@ class RunnerClient:
     async def load(self) -> dict[str, Any]:
         """Load the model into the runner; remember its generation info."""
         info: dict[str, Any] = await self._post("/load", {"model_id": self.model})
-        self.load_s = float(info.get("load_s", 0.0))
+        # Seconds a load of this model takes from now on (one-time work such as an ONNX export excluded).
+        self.load_s = float(info.get("load_s", 0.0)) - float(info.get("one_time_s", 0.0))
         gen = info.get("generation")
         if gen:
             self.generation = GenerationInfo(

@@ -33,6 +33,7 @@ class ModelHost:
         self.manifest: Manifest | None = None
         self.encoders: dict[Head, LoadedEncoder] = {}
         self.generator: LoadedGenerator | None = None
+        self.one_time_s = 0.0
         self._compute = anyio.CapacityLimiter(1)
         self._head_lock = anyio.Lock()
 
@@ -46,7 +47,8 @@ class ModelHost:
         if manifest.pipeline_tag in GENERATION_TASKS:
             self.generator = await anyio.to_thread.run_sync(load_generator, self._generation_spec())
         else:
-            await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
+            encoder = await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
+            self.one_time_s = encoder.spec.one_time_s
         return time.perf_counter() - started
 
     def _generation_spec(self) -> GenerationSpec:

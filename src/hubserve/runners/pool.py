@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from pathlib import Path
 
 from hubserve.runners.client import RunnerClient
 from hubserve.runners.process import RunnerProcess
 
 log = logging.getLogger(__name__)
+REFILL_DELAY_S = 2.0
 
 
 class SparePool:
@@ -21,6 +23,7 @@ class SparePool:
         self._spares = spares
         self._ready: list[RunnerProcess] = []
         self._filling: set[asyncio.Task[None]] = set()
+        self._spawn_s = 2.5  # learned from each process start
 
     def fill(self) -> None:
         """Start spares in the background until there are enough."""
@@ -35,6 +38,10 @@ class SparePool:
         except Exception:  # a failed spare is logged; the next request starts a runner itself
             log.exception("could not start a spare runner")
 
+    def startup_estimate_s(self) -> float:
+        """Seconds a start spends before loading weights: none with a spare ready, else a process start."""
+        return 0.0 if any(p.alive for p in self._ready) else self._spawn_s
+
     async def start(self, model: str) -> RunnerClient:
         """A runner with ``model`` loaded: a spare if one is ready, else a fresh process."""
         process = None
@@ -42,8 +49,9 @@ class SparePool:
             candidate = self._ready.pop()
             process = candidate if candidate.alive else None
         if process is None:
+            started = time.perf_counter()
             process = await RunnerProcess.spawn(self._socket_dir)
-        self.fill()
+            self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
         client = RunnerClient(process, model)
         try:
@@ -51,6 +59,9 @@ class SparePool:
         except BaseException:
             await client.stop()
             raise
+        finally:
+            # Later, not now: a spare's start-up (seconds of imports) would slow this model's first requests.
+            asyncio.get_running_loop().call_later(REFILL_DELAY_S, self.fill)
         return client
 
     async def close(self) -> None:

@@ -43,6 +43,7 @@ class LoadSpec:
     threads: int
     cache_dir: Path
     config: dict[str, Any] = field(default_factory=dict)
+    one_time_s: float = 0.0  # set by the runtime: time spent on work later loads skip (ONNX export)
 
 
 @dataclass

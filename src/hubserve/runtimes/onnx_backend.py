@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,10 @@ class OnnxRuntime:
             from hubserve.runtimes.onnx_export import export_head
 
             tmp = target.with_name(f".{uuid.uuid4().hex}.{target.name}")
+            started = time.perf_counter()
             try:
                 export_head(spec, tmp)
+                spec.one_time_s += time.perf_counter() - started
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)

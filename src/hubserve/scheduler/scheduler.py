@@ -32,6 +32,7 @@ from hubserve.scheduler.runner import Runner, Starter
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+GATEWAY_OVERHEAD_S = 0.05  # handing the runner the model and measuring it
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Slot:
     active: int = 0
     queued: int = 0
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    expected_s: float = 0.0
     load_task: asyncio.Task[None] | None = None
     watch_task: asyncio.Task[None] | None = None
     stopping: bool = False
@@ -82,12 +84,14 @@ class Scheduler:
         *,
         history: LoadHistory | None = None,
         clock: Clock = time.monotonic,
+        startup_estimate: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._store = store
         self.limits = limits
         self._starter = starter
         self._history = history or LoadHistory(None)
         self._clock = clock
+        self._startup_estimate = startup_estimate
         self._slots: dict[str, Slot] = {}
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
@@ -162,14 +166,16 @@ class Scheduler:
         return True
 
     def estimated_time(self, model: str) -> float:
-        """Seconds until ``model`` is ready, from its learned load time."""
+        """Seconds until ``model`` is ready: its learned load time plus any process start, less time spent."""
         slot = self._slots.get(model)
         if slot is not None and slot.ready.is_set():
             return 0.0
-        size = slot.size_bytes if slot else self._store.get(ModelId.parse(model)).size_bytes
-        total = self._history.estimate(model, size)
-        elapsed = self._clock() - slot.started_at if slot else 0.0
-        return max(0.5, total - elapsed)
+        if slot is None:
+            return self._expected_s(model, self._store.get(ModelId.parse(model)).size_bytes)
+        return max(0.05, slot.expected_s - (self._clock() - slot.started_at))
+
+    def _expected_s(self, model: str, size_bytes: int) -> float:
+        return self._history.estimate(model, size_bytes) + self._startup_estimate() + GATEWAY_OVERHEAD_S
 
     def ps(self) -> list[dict[str, Any]]:
         """Every resident or starting model."""
@@ -205,6 +211,7 @@ class Scheduler:
                 started_at=self._clock(),
                 last_used=self._clock(),
                 gate=asyncio.Semaphore(self.limits.max_concurrency),
+                expected_s=self._expected_s(model, manifest.size_bytes),
             )
             self._slots[model] = slot
             slot.load_task = asyncio.create_task(self._load(slot))
@@ -221,7 +228,7 @@ class Scheduler:
             slot.error = ModelLoadFailed(f"Could not start {slot.model}: {type(exc).__name__}: {exc}")
         else:
             slot.runner = runner
-            self._history.record(slot.model, self._clock() - started)
+            self._history.record(slot.model, runner.load_s)
             with contextlib.suppress(Exception):
                 slot.need_bytes = max(await runner.memory_bytes(), 1)
             slot.watch_task = asyncio.create_task(self._watch(slot, runner))

@@ -81,6 +81,7 @@ class Starter:
             self.fail_next = False
             raise ModelLoadFailed(f"weights of {model} are corrupt")
         runner = FakeRunner(model, self.memory)
+        runner.load_s = self.load_s
         self.runners[model] = runner
         return runner
 

@@ -9,7 +9,7 @@ from hubserve.errors import ModelLoadFailed, ModelLoading, ModelTooLarge, NoCapa
 from hubserve.hub.names import ModelId
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import RUNNER_OVERHEAD_BYTES, guess_load_s
-from hubserve.scheduler.scheduler import Limits, Scheduler
+from hubserve.scheduler.scheduler import GATEWAY_OVERHEAD_S, Limits, Scheduler
 from tests.unit.scheduler.fakes import MB, ManualClock, Starter, make_store
 
 pytestmark = pytest.mark.anyio
@@ -56,7 +56,7 @@ async def test_cold_request_gets_loading_with_estimate_then_succeeds(tmp_path, c
         async with scheduler.lease(A, hold_s=0):
             pass
     assert caught.value.message == "Model t/a is currently loading"
-    assert caught.value.estimated_time_s == pytest.approx(guess_load_s(1000))
+    assert caught.value.estimated_time_s == pytest.approx(guess_load_s(1000) + GATEWAY_OVERHEAD_S)
     starter.gate.set()
     await use(scheduler, A)
     assert starter.started == ["t/a"]
@@ -72,14 +72,11 @@ async def test_hold_times_out_with_loading(tmp_path, clock, starter) -> None:
 
 async def test_estimated_time_is_learned(tmp_path, clock, starter) -> None:
     scheduler = make(tmp_path, clock, starter)
-    starter.load_s = 4.0
-    await use(scheduler, A)
-    await scheduler.unload(A)
-    assert scheduler.estimated_time("t/a") == pytest.approx(4.0)
-    starter.load_s = 8.0
-    await use(scheduler, A)
-    await scheduler.unload(A)
-    assert scheduler.estimated_time("t/a") == pytest.approx(6.0)  # smoothed: half old, half new
+    for seconds, expected in [(4.0, 4.0), (8.0, 6.0), (5.0, 5.0), (30.0, 6.5)]:  # median of what was seen
+        starter.load_s = seconds
+        await use(scheduler, A)
+        await scheduler.unload(A)
+        assert scheduler.estimated_time("t/a") == pytest.approx(expected + GATEWAY_OVERHEAD_S)
 
 
 async def test_lru_eviction_order(tmp_path, clock, starter) -> None:
@@ -190,3 +187,27 @@ async def test_measured_memory_replaces_the_estimate(tmp_path, clock, starter) -
     scheduler = make(tmp_path, clock, starter)
     await use(scheduler, A)
     assert scheduler.ps()[0]["memory_bytes"] == 400 * MB
+
+
+async def test_estimate_counts_down_while_loading_and_adds_startup(tmp_path, clock, starter) -> None:
+    store = make_store(tmp_path / "hub", {"t/a": 1000})
+    history = LoadHistory(tmp_path / "history.json")
+    history.record("t/a", 3.0)
+    scheduler = Scheduler(
+        store,
+        Limits(memory_budget_bytes=1000 * MB),
+        starter,
+        history=history,
+        clock=clock,
+        startup_estimate=lambda: 2.0,
+    )
+    assert scheduler.estimated_time("t/a") == pytest.approx(5.0 + GATEWAY_OVERHEAD_S)
+    starter.gate = asyncio.Event()
+    with pytest.raises(ModelLoading):
+        async with scheduler.lease(A):
+            pass
+    clock.advance(1.5)
+    assert scheduler.estimated_time("t/a") == pytest.approx(3.5 + GATEWAY_OVERHEAD_S)
+    starter.gate.set()
+    await use(scheduler, A)
+    assert LoadHistory(tmp_path / "history.json").estimate("t/a", 1000) == pytest.approx(3.0)  # persisted

@@ -32,6 +32,7 @@ async def info(services: ServicesDep) -> dict[str, Any]:
         "models": len(services.store.list()),
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
+        "hub": str(services.store.root),
         "loaded": services.scheduler.ps(),
     }
     if settings.default_model:

