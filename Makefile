@@ -44,6 +44,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.embeddings
 	$(BIN)/python -m bench.chat

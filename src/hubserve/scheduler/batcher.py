@@ -1,8 +1,9 @@
 """EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
 
-Requests that arrive within a few milliseconds are grouped by length and bounded by padded tokens. Each
-caller gets exactly its own results; if a batch fails with a client error, its callers are retried one by
-one, so one bad input fails only its own request.
+While a batch for a key is running, new requests for that key wait and go together as soon as it ends;
+when nothing is running, a request waits a few milliseconds for company. Batches are grouped by length
+and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with a client
+error, its callers are retried one by one, so one bad input fails only its own request.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class EncodeBatcher:
         self.max_tokens = max_tokens
         self.max_inputs = max_inputs
         self._pending: dict[str, _Pending] = {}
+        self._in_flight: dict[str, int] = {}
         self._running: set[asyncio.Task[None]] = set()
         self.calls = 0  # runner calls made, for tests and metrics
 
@@ -71,7 +73,8 @@ class EncodeBatcher:
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = _Pending(runner, task, rest, ctx)
-            pending.timer = asyncio.get_running_loop().call_later(self.wait_s, self._flush_soon, key)
+            if not self._in_flight.get(key):
+                pending.timer = asyncio.get_running_loop().call_later(self.wait_s, self._flush_soon, key)
         texts: list[str] = [inputs] if isinstance(inputs, str) else list(inputs or [])
         item = _Item(
             inputs=texts,
@@ -90,9 +93,19 @@ class EncodeBatcher:
         if pending.timer is not None:
             pending.timer.cancel()
         for group in self._groups(pending.items):
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
             task = asyncio.create_task(self._run_group(pending, group, BATCHABLE[pending.task]))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+            task.add_done_callback(lambda _, key=key: self._landed(key))  # type: ignore[misc]
+
+    def _landed(self, key: str) -> None:
+        """A batch finished: whatever queued up behind it goes now."""
+        self._in_flight[key] -= 1
+        if self._in_flight[key] == 0:
+            del self._in_flight[key]
+            if key in self._pending:
+                self._flush_soon(key)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
         """Similar lengths together; each group's padded size (inputs × longest) within the token bound."""
