@@ -250,3 +250,15 @@ def test_cli_ps_load_unload(cold: tuple[str, int]) -> None:
     assert "test/tiny-gpt2" not in _ps(url)
     dead = subprocess.run([*cli, "ps", "--url", "http://127.0.0.1:9"], capture_output=True, text=True)
     assert dead.returncode == 2 and "No hubserve server answers" in dead.stderr
+
+
+def test_runners_exit_when_the_gateway_is_killed(hub_home: Path) -> None:
+    with running_server(hub_home) as (url, proc):
+        httpx.post(f"{url}/api/models/test/tiny-cls/load", timeout=120).raise_for_status()
+        runner = int(_ps(url)["test/tiny-cls"]["pid"])  # type: ignore[call-overload]
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{runner}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{runner}").exists() or "zombie" in Path(f"/proc/{runner}/status").read_text()

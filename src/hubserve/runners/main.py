@@ -7,6 +7,8 @@ import contextlib
 import logging
 import os
 import sys
+import threading
+import time
 
 from hubserve.config import Settings
 
@@ -14,8 +16,22 @@ from hubserve.config import Settings
 PRELOAD = ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar")
 
 
+def exit_with_parent() -> None:
+    """Exit when the gateway that started us is gone, even if it was killed without a chance to stop us."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the runner; it exits when the gateway closes its stdin or kills it."""
+    """Start the runner; it exits when the gateway stops it, or when the gateway dies."""
+    exit_with_parent()
     parser = argparse.ArgumentParser(prog="hubserve-runner")
     parser.add_argument("--socket", required=True)
     args = parser.parse_args(argv)
