@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from bench.common import hubserve_server, save_results
+from hubserve.runners.process import RUNNER_ENV
 
 MODELS: dict[str, dict[str, Any]] = {
     "sentence-transformers/all-MiniLM-L6-v2": {
@@ -89,7 +90,7 @@ def bare_load_s(hub: Path, model: str, body: dict[str, Any]) -> float:
             capture_output=True,
             text=True,
             check=True,
-            env={"HUBSERVE_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin"},
+            env={"HUBSERVE_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin", **RUNNER_ENV},
         )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
@@ -125,7 +126,7 @@ def cold_round(client: httpx.Client, url: str, model: str, body: dict[str, Any])
 def main() -> None:
     """Measure every model and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     imports = [[*spec["import"], "--as", model] for model, spec in MODELS.items()]
     results: dict[str, Any] = {}
@@ -144,6 +145,11 @@ def main() -> None:
                 "cold_start_median_s": round(statistics.median(colds), 3),
                 "cold_vs_bare_ratio": round(statistics.median(colds) / bare, 2),
                 "learned_estimate_max_abs_error": round(max(abs(r["estimate_error"]) for r in rounds[1:]), 3)
+                if len(rounds) > 1
+                else None,
+                "learned_estimate_median_abs_error": round(
+                    statistics.median(abs(r["estimate_error"]) for r in rounds[1:]), 3
+                )
                 if len(rounds) > 1
                 else None,
             }

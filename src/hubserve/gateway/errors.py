@@ -47,7 +47,7 @@ def error_response(error: HubserveError, path: str = "") -> JSONResponse:
         return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
     body = hf_body(error)
     if isinstance(error, ModelLoading):
-        body["estimated_time"] = round(error.estimated_time_s, 1)
+        body["estimated_time"] = round(error.estimated_time_s, 2)
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 

@@ -17,6 +17,8 @@ from hubserve.errors import ModelLoadFailed
 
 log = logging.getLogger("hubserve.runner")
 _START_TIMEOUT_S = 180.0
+# Runners only read the local hub; without these, transformers probes the network on every load (~100 ms).
+RUNNER_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 class RunnerProcess:
@@ -43,7 +45,7 @@ class RunnerProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **RUNNER_ENV, **(env or {})},
         )
         runner = cls(proc, socket)
         await runner._wait_ready()
