@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -36,7 +37,7 @@ class Manifest(BaseModel):
         """Total size of the repo's files."""
         return sum(f.size_bytes for f in self.files)
 
-    @property
+    @cached_property
     def revision(self) -> str:
         """A content digest over all files: changes whenever any weight or config changes."""
         digest = hashlib.sha256()

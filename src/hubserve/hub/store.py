@@ -36,6 +36,7 @@ class HubStore:
         self._models = root / "models"
         self._staging = root / ".staging"
         self._cache = root / "cache"
+        self._parsed: dict[Path, tuple[tuple[int, int], Manifest]] = {}
         for folder in (self._models, self._staging, self._cache):
             folder.mkdir(parents=True, exist_ok=True)
         self._sweep_stale_staging()
@@ -52,12 +53,23 @@ class HubStore:
         return (self._repo_dir(model_id) / MANIFEST_NAME).is_file()
 
     def get(self, model_id: ModelId) -> Manifest:
-        """The manifest of one repo; ModelNotFound if it is not there."""
+        """The manifest of one repo; ModelNotFound if it is not there.
+
+        Parsed manifests are kept per file identity (inode, mtime): every request reads one, and a repo
+        replaced on disk (import --replace, rm) gets a new manifest file.
+        """
         path = self._repo_dir(model_id) / MANIFEST_NAME
         try:
-            return Manifest.model_validate_json(path.read_text())
+            stat = path.stat()
+            key = (stat.st_ino, stat.st_mtime_ns)
+            cached = self._parsed.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            manifest = Manifest.model_validate_json(path.read_text())
         except FileNotFoundError:
             raise ModelNotFound(f"Model {model_id} does not exist") from None
+        self._parsed[path] = (key, manifest)
+        return manifest
 
     def files_dir(self, model_id: ModelId) -> Path:
         """The folder holding the repo's files."""

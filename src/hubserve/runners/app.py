@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, ORJSONResponse, StreamingResponse
 
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
@@ -74,10 +74,10 @@ def create_runner_app(settings: Settings) -> FastAPI:
         return host(request).info()
 
     @app.post("/encode")
-    async def encode(call: EncodeCall, request: Request) -> JSONResponse:
+    async def encode(call: EncodeCall, request: Request) -> ORJSONResponse:
         version = tuple(call.hf_hub_version) if call.hf_hub_version else None
         ctx = CallContext(hf_hub_version=version, max_batch_inputs=call.max_batch_inputs)
-        return JSONResponse(await host(request).encode(call.task, call.envelope, ctx))
+        return ORJSONResponse(await host(request).encode(call.task, call.envelope, ctx))
 
     @app.post("/tokenize")
     async def tokenize(call: TokenizeCall, request: Request) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from hubserve.errors import HubserveError, RunnerCrashed
 from hubserve.runners.process import RunnerProcess
@@ -119,7 +120,7 @@ class RunnerClient:
             response = await self._http.post(path, json=body)
         except httpx.TransportError as exc:
             raise self._crashed(exc) from exc
-        data = response.json()
+        data = orjson.loads(response.content)
         if response.status_code != 200:
             raise error_from_data(data)
         return data

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
 
+import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import ORJSONResponse, Response
 
 from hubserve.errors import ValidationFailed
 from hubserve.gateway.cold_start import ServeOptions, serve_options
@@ -37,8 +37,8 @@ async def read_json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "inputs" not in data:
         raise ValidationFailed('Request body must be a JSON object with an "inputs" field', param="inputs")
@@ -81,7 +81,7 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
         result = legacy_shape(prepared.inputs, result)
     headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
-    return JSONResponse(result, headers=headers)
+    return ORJSONResponse(result, headers=headers)
 
 
 def _options(request: Request, services: Services, envelope: Envelope) -> ServeOptions:
