@@ -59,7 +59,9 @@ async def _stream(
     first: float | None = None
     count = 0
     finish = None
-    async with client.stream("POST", f"{url}/v1/completions", json=body) as response:
+    # hubserve starts the model on the first request; this header makes that request wait for it.
+    headers = {"X-Wait-For-Model": "true"}
+    async with client.stream("POST", f"{url}/v1/completions", json=body, headers=headers) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
             if not line.startswith("data:") or line.strip() == "data: [DONE]":

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -22,11 +19,9 @@ from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.routes import router as tgi_router
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
-from hubserve.runners.pool import SparePool
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.cache import ResponseCache
-from hubserve.scheduler.history import LoadHistory
-from hubserve.scheduler.scheduler import Limits, Scheduler
+from hubserve.scheduler.factory import process_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = HubStore(settings.home / "hub")
-        # Unix socket paths are limited to ~100 bytes: keep them short, under the system temp folder.
-        sockets = Path(tempfile.mkdtemp(prefix="hubserve-"))
-        spares = SparePool(sockets, settings.spare_runners)
-        spares.fill()
-        limits = Limits(
-            memory_budget_bytes=settings.memory_budget_bytes,
-            keep_alive_s=settings.keep_alive_s,
-            max_concurrency=settings.model_concurrency,
-            max_queue=settings.model_queue,
-        )
-        history = LoadHistory(settings.home / "load_history.json")
-        scheduler = Scheduler(
-            store, limits, spares.start, history=history, startup_estimate=spares.startup_estimate_s
-        )
+        scheduler = process_scheduler(settings, store)
         scheduler.start()
         batcher = EncodeBatcher(
             wait_s=settings.batch_wait_ms / 1000,
@@ -66,8 +48,6 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await scheduler.close()
-            await spares.close()
-            shutil.rmtree(sockets, ignore_errors=True)
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)

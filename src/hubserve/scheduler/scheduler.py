@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +85,8 @@ class Scheduler:
         history: LoadHistory | None = None,
         clock: Clock = time.monotonic,
         startup_estimate: Callable[[], float] = lambda: 0.0,
+        on_start: Callable[[], None] = lambda: None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self.limits = limits
@@ -92,6 +94,8 @@ class Scheduler:
         self._history = history or LoadHistory(None)
         self._clock = clock
         self._startup_estimate = startup_estimate
+        self._on_start = on_start
+        self._on_close = on_close
         self._slots: dict[str, Slot] = {}
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
@@ -99,6 +103,7 @@ class Scheduler:
 
     def start(self) -> None:
         """Begin idle reaping (call inside the running loop)."""
+        self._on_start()
         self._reaper = asyncio.create_task(self._reap_forever())
 
     async def close(self) -> None:
@@ -109,6 +114,8 @@ class Scheduler:
                 await self._reaper
         for model in list(self._slots):
             await self._stop(model)
+        if self._on_close is not None:
+            await self._on_close()
 
     # ---- public API -------------------------------------------------------------------------------------
 
