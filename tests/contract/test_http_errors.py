@@ -135,3 +135,21 @@ def test_model_list_and_info(server: str) -> None:
     info = httpx.get(f"{server}/models/test/tiny-qa/info").json()
     assert info["model_id"] == "test/tiny-qa" and info["max_input_length"] == 64
     assert httpx.get(f"{server}/api/models/test/none").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("X-Scale-Up-Timeout", "soon"), ("X-Scale-Up-Timeout", "-3"), ("X-Keep-Alive", "forever")],
+)
+def test_bad_serving_headers(server: str, header: str, value: str) -> None:
+    r = post(
+        server, "/models/test/tiny-cls", {"inputs": "hi"}, headers={header: value, "X-Use-Cache": "false"}
+    )
+    assert r.status_code == 422
+    assert r.json()["error_type"] == "validation" and header in r.json()["error"]
+
+
+def test_admin_routes_refuse_bad_ids(server: str) -> None:
+    assert httpx.post(f"{server}/api/models/te st/x/load").json()["error_type"] == "invalid_model_id"
+    assert httpx.get(f"{server}/models/test/missing/info").status_code == 404
+    assert httpx.get(f"{server}/api/models/a/b/c").status_code == 404
