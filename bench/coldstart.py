@@ -96,15 +96,18 @@ def bare_load_s(hub: Path, model: str, body: dict[str, Any]) -> float:
     return statistics.median(times)
 
 
-def _wait_for_spare(url: str) -> None:
-    time.sleep(6.0)  # the spare replacing the last one used starts 2 s after that start and is ready by then
-    httpx.get(f"{url}/health").raise_for_status()
+def _wait_for_spare(client: httpx.Client, url: str) -> None:
+    """Wait until a spare runner is ready (a start then costs no process start-up), then let it settle."""
+    deadline = time.monotonic() + 60
+    while client.get(f"{url}/api/ps").json()["startup_s"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
 
 
 def cold_round(client: httpx.Client, url: str, model: str, body: dict[str, Any]) -> dict[str, float]:
     """One measured cold start of ``model`` (one client: a new httpx client costs ~80 ms of TLS set-up)."""
     client.post(f"{url}/api/models/{model}/unload").raise_for_status()
-    _wait_for_spare(url)
+    _wait_for_spare(client, url)
     started = time.perf_counter()
     nocache = {"X-Use-Cache": "false"}
     first = client.post(f"{url}/models/{model}", json=body, headers=nocache, timeout=120)

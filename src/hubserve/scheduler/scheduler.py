@@ -184,6 +184,11 @@ class Scheduler:
     def _expected_s(self, model: str, size_bytes: int) -> float:
         return self._history.estimate(model, size_bytes) + self._startup_estimate() + GATEWAY_OVERHEAD_S
 
+    @property
+    def startup_s(self) -> float:
+        """Seconds a start would spend before loading weights now (0 while a spare runner is ready)."""
+        return self._startup_estimate()
+
     def ps(self) -> list[dict[str, Any]]:
         """Every resident or starting model."""
         return [self._describe(slot) for slot in self._slots.values()]

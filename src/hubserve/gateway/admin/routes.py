@@ -54,6 +54,7 @@ async def ps(services: ServicesDep) -> dict[str, Any]:
         "models": models,
         "memory_budget_bytes": services.scheduler.limits.memory_budget_bytes,
         "memory_used_bytes": sum(m["memory_bytes"] for m in models),
+        "startup_s": services.scheduler.startup_s,
         "encoder_calls": services.batcher.calls,
         "cached_responses": len(services.cache),
     }
