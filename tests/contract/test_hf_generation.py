@@ -138,6 +138,7 @@ def test_tgi_routes(server: str) -> None:
         {"inputs": "x", "parameters": {"grammar": {"type": "regex", "value": ""}}},
         {"inputs": "x", "parameters": {"mystery": 1}},
         {"inputs": 5},
+        {"inputs": "x", "options": {"wait_for_model": "soon"}},
     ],
 )
 def test_tgi_bad_input(server: str, body: dict[str, object]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,8 +21,6 @@ from hubserve.hub.store import HubStore
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.factory import process_scheduler
-
-log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:

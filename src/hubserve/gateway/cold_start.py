@@ -8,6 +8,7 @@ from fastapi import Request
 
 from hubserve.config import Settings
 from hubserve.errors import ValidationFailed
+from hubserve.tasks.base import Options
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -24,15 +25,18 @@ class ServeOptions:
 def serve_options(
     request: Request,
     settings: Settings,
+    options: Options | None = None,
     *,
-    wait_for_model: bool = False,
-    use_cache: bool = True,
     keep_alive_s: float | None = None,
 ) -> ServeOptions:
     """Merge body options with the headers X-Wait-For-Model, X-Scale-Up-Timeout, X-Use-Cache, X-Keep-Alive."""
+    opts = options or Options()
+    if opts.keep_alive is not None:
+        keep_alive_s = opts.keep_alive
+    use_cache = opts.use_cache
     headers = request.headers
     hold = settings.hold_cold_requests_s
-    if wait_for_model or headers.get("x-wait-for-model", "").lower() in _TRUE:
+    if opts.wait_for_model or headers.get("x-wait-for-model", "").lower() in _TRUE:
         hold = settings.max_hold_s
     if "x-scale-up-timeout" in headers:
         hold = min(_seconds(headers["x-scale-up-timeout"], "X-Scale-Up-Timeout"), settings.max_hold_s)

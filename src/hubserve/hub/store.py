@@ -125,16 +125,6 @@ class HubStore:
         for kind_dir in self._cache.iterdir():
             shutil.rmtree(kind_dir / model_id.namespace / model_id.name, ignore_errors=True)
 
-    @contextmanager
-    def staged_file(self, target: Path) -> Iterator[Path]:
-        """Yield a temporary path beside ``target``; it is renamed onto ``target`` only on success."""
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            yield tmp
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-
     def _repo_dir(self, model_id: ModelId) -> Path:
         return self._models / model_id.namespace / model_id.name
 

@@ -50,15 +50,6 @@ class RunnerClient:
             )
         return info
 
-    async def info(self) -> dict[str, Any]:
-        """The runner's view of its model: memory, generation load."""
-        try:
-            response = await self._http.get("/info")
-        except httpx.TransportError as exc:
-            raise self._crashed(exc) from exc
-        data: dict[str, Any] = response.json()
-        return data
-
     async def encode(self, task: str, envelope: dict[str, Any], ctx: CallContext) -> Any:
         """Run an encoder task."""
         body = {

@@ -26,9 +26,6 @@ class Runner(Protocol):
     def stream(self, prompt: list[int], params: SamplingParams) -> AsyncGenerator[TokenEvent, None]:
         """Token events of one generation."""
 
-    async def info(self) -> dict[str, Any]:
-        """The runner's own report (memory, generation load)."""
-
     async def memory_bytes(self) -> int:
         """Resident memory."""
 

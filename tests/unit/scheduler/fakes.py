@@ -44,9 +44,6 @@ class FakeRunner:
     async def memory_bytes(self) -> int:
         return self.memory
 
-    async def info(self) -> dict[str, Any]:
-        return {}
-
     async def stopped(self) -> int:
         await self.exited.wait()
         return self.exit_code or 0

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import ORJSONResponse, Response
 
 from hubserve.errors import ValidationFailed
-from hubserve.gateway.cold_start import ServeOptions, serve_options
+from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, serve_generation
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.protocol import GenerateRequest
@@ -58,7 +58,7 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     task = resolve_task(manifest, task_name, envelope)
     ctx = call_context(request, services)
     prepared = task.prepare(envelope, ctx)  # validate here, before anything is queued or loaded
-    options = _options(request, services, envelope)
+    options = serve_options(request, services.settings, envelope.options)
     headers = {
         "x-model-id": str(model_id),
         "x-task": task.name,
@@ -84,29 +84,12 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     return ORJSONResponse(result, headers=headers)
 
 
-def _options(request: Request, services: Services, envelope: Envelope) -> ServeOptions:
-    opts = envelope.options
-    return serve_options(
-        request,
-        services.settings,
-        wait_for_model=bool(opts and opts.wait_for_model),
-        use_cache=not opts or opts.use_cache,
-        keep_alive_s=opts.keep_alive if opts else None,
-    )
-
-
 async def _generate(
     request: Request, services: Services, model_id: ModelId, data: dict[str, Any]
 ) -> Response:
     body = parse_model(GenerateRequest, data, where="body")
     assert isinstance(body, GenerateRequest)
-    raw_options = body.options or {}
-    options = serve_options(
-        request,
-        services.settings,
-        wait_for_model=bool(raw_options.get("wait_for_model")),
-        keep_alive_s=raw_options.get("keep_alive"),
-    )
+    options = serve_options(request, services.settings, body.options)
 
     async def handler(generator: Generator) -> Response:
         # TGI's POST / echoes the prompt by default for text-generation models and answers a list.

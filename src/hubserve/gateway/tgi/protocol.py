@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubserve.errors import ValidationFailed
 from hubserve.runtimes.generation.base import Constraint, SamplingParams
+from hubserve.tasks.base import Options
 
 DEFAULT_MAX_NEW_TOKENS = 100
 
@@ -106,4 +107,4 @@ class GenerateRequest(BaseModel):
     inputs: str = Field(min_length=1)
     parameters: TGIParameters = Field(default_factory=TGIParameters)
     stream: bool = False
-    options: dict[str, Any] | None = None
+    options: Options | None = None

@@ -24,7 +24,7 @@ async def _serve(request: Request, services: Services, model: str | None, *, str
     body = parse_model(GenerateRequest, await read_json_body(request), where="body")
     assert isinstance(body, GenerateRequest)
     body.stream = stream
-    options = serve_options(request, services.settings)
+    options = serve_options(request, services.settings, body.options)
 
     async def handler(generator: Generator) -> Response:
         return await generate(generator, body, full_text_default=False, as_list=False)
