@@ -6,14 +6,19 @@ HubserveError (500 internal)
 │   ├── TaskNotSupported (400 task_not_supported)
 │   └── UnknownOption (400 unknown_option)
 ├── ValidationFailed (422 validation)
+├── Unauthorized (401 unauthorized)
+├── Forbidden (403 forbidden)
 ├── NotFound (404 not_found)
-│   └── ModelNotFound (404 model_not_found)
+│   ├── ModelNotFound (404 model_not_found)
+│   └── AccountNotFound (404 account_not_found)
 ├── MethodNotAllowed (405 method_not_allowed)
 ├── Conflict (409 conflict)
-│   └── ModelExists (409 model_exists)
+│   ├── ModelExists (409 model_exists)
+│   └── AccountExists (409 account_exists)
 ├── PayloadTooLarge (413 payload_too_large)
 │   └── InputTooLong (413 input_too_long)
 ├── Overloaded (429 overloaded)
+├── RateLimited (429 rate_limited)
 ├── GenerationFailed (424 generation)
 ├── ModelLoading (503 model_loading)
 ├── NoCapacity (503 no_capacity)
@@ -26,6 +31,7 @@ HubserveError (500 internal)
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 
@@ -39,6 +45,11 @@ class HubserveError(Exception):
         super().__init__(message)
         self.message = message
         self.param = param
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers this error adds (Retry-After and the like)."""
+        return {}
 
 
 class BadRequest(HubserveError):
@@ -73,6 +84,25 @@ class ValidationFailed(HubserveError):
     error_type = "validation"
 
 
+class Unauthorized(HubserveError):
+    """No valid token where one is needed: missing, malformed, unknown, revoked or expired."""
+
+    status_code = 401
+    error_type = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """RFC 9110: a 401 names the scheme it wants."""
+        return {"WWW-Authenticate": 'Bearer realm="hubserve"'}
+
+
+class Forbidden(HubserveError):
+    """The token is valid but its scopes do not allow this."""
+
+    status_code = 403
+    error_type = "forbidden"
+
+
 class NotFound(HubserveError):
     """No such route or resource."""
 
@@ -84,6 +114,12 @@ class ModelNotFound(NotFound):
     """No model with this id in the hub."""
 
     error_type = "model_not_found"
+
+
+class AccountNotFound(NotFound):
+    """No user or organisation with this name."""
+
+    error_type = "account_not_found"
 
 
 class MethodNotAllowed(HubserveError):
@@ -104,6 +140,12 @@ class ModelExists(Conflict):
     """A model with this id is already in the hub."""
 
     error_type = "model_exists"
+
+
+class AccountExists(Conflict):
+    """A user or organisation with this name already exists."""
+
+    error_type = "account_exists"
 
 
 class PayloadTooLarge(HubserveError):
@@ -128,6 +170,27 @@ class Overloaded(HubserveError):
     def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """When to come back."""
+        return {"Retry-After": str(max(1, round(self.retry_after_s)))}
+
+
+class RateLimited(HubserveError):
+    """The caller used up a rate-limit window; the headers say which and when it resets."""
+
+    status_code = 429
+    error_type = "rate_limited"
+
+    def __init__(self, message: str, *, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self._headers = headers
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """RateLimit, RateLimit-Policy, x-ratelimit-* and Retry-After."""
+        return dict(self._headers)
 
 
 class GenerationFailed(HubserveError):
@@ -166,12 +229,22 @@ class ModelLoading(HubserveError):
         super().__init__(f"Model {model} is currently loading")
         self.estimated_time_s = estimated_time_s
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Retry when the model should be ready."""
+        return {"Retry-After": str(max(1, math.ceil(self.estimated_time_s)))}
+
 
 class NoCapacity(HubserveError):
     """Every byte of the memory budget is held by busy or pinned models; retry later."""
 
     status_code = 503
     error_type = "no_capacity"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Memory frees up as requests end."""
+        return {"Retry-After": "5"}
 
 
 class RunnerCrashed(HubserveError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hubserve.errors import InvalidModelId
 
 # Same alphabet as the Hugging Face Hub: letters, digits, '-', '_', '.', no leading dot or dash.
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 @dataclass(frozen=True, order=True)
@@ -37,7 +37,7 @@ class ModelId:
 def _check_part(part: str, whole: str) -> None:
     if part in {"", ".", ".."} or ".." in part:
         raise InvalidModelId(f"Model id {whole!r} has an empty or '..' segment.")
-    if not _PART.match(part):
+    if not _PART.fullmatch(part):
         raise InvalidModelId(
             f"Model id {whole!r}: each part must start with a letter or digit and use only "
             "letters, digits, '-', '_' and '.' (at most 96 characters)."

@@ -38,3 +38,8 @@ def test_valid_ids(text: str) -> None:
 def test_invalid_ids(text: str) -> None:
     with pytest.raises(InvalidModelId):
         ModelId.parse(text)
+
+
+def test_trailing_newline_is_not_a_valid_part() -> None:
+    with pytest.raises(InvalidModelId):
+        ModelId.parse("acme\n/model")

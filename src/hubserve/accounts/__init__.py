@@ -1,0 +1,1 @@
+"""Accounts: users and organisations, hashed tokens, model visibility, rate limits and usage records."""

@@ -1,0 +1,76 @@
+"""The accounts database: an engine for a SQLAlchemy URL (SQLite file by default) and its migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_MIGRATION_LOCK = 0x6875627365  # any constant: pg_advisory_lock key shared by every gateway
+
+
+def default_url(home: Path) -> str:
+    """The embedded default: a SQLite file in the data folder."""
+    return f"sqlite:///{home / 'accounts.db'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL and a busy timeout so several gateway processes can share the file."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe when several processes start at once."""
+    with _migration_lock(engine) as connection:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
+        with contextlib.ExitStack() as stack:
+            if lock_path is not None:
+                lock_path.parent.mkdir(parents=True, exist_ok=True)
+                handle = stack.enter_context(lock_path.open("a"))
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield stack.enter_context(engine.connect())
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        connection.commit()
+        try:
+            yield connection
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            connection.commit()
