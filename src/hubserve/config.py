@@ -78,6 +78,34 @@ class Settings:
         default="", metadata={"doc": "Model served on POST / (Inference Endpoint style); empty for none."}
     )
     log_level: str = field(default="info", metadata={"doc": "Log level: debug, info, warning, error."})
+    database_url: str = field(
+        default="",
+        metadata={
+            "doc": "SQLAlchemy URL of the accounts database; empty: a SQLite file in the data folder. "
+            "PostgreSQL: postgresql+psycopg://user:password@host/db."
+        },
+    )
+    allow_anonymous: bool = field(
+        default=True,
+        metadata={"doc": "Whether calls without a token may read and run public models; off: 401."},
+    )
+    rate_limit_tiers: str = field(
+        default="anonymous=300/1h;free=300/1h;pro=10000/1h;unlimited=none",
+        metadata={
+            "doc": "Rate-limit tiers: name=LIMIT/WINDOW[,LIMIT/WINDOW...] separated by ';' (windows in "
+            "s, m, h or d; 'none' = unlimited). Tokens get their user's tier; calls without one 'anonymous'."
+        },
+    )
+    redis_url: str = field(
+        default="",
+        metadata={"doc": "Redis URL for rate-limit counters shared by several gateways; empty: in-process."},
+    )
+    auth_cache_s: float = field(
+        default=5.0,
+        metadata={
+            "doc": "Seconds a gateway reuses a checked token or model visibility before asking the database."
+        },
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -114,6 +142,13 @@ def _default_budget() -> int:
 
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
     kind = str(type_name)
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid bool (true/false)")
     try:
         if kind == "int":
             return int(raw)

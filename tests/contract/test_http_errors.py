@@ -149,7 +149,8 @@ def test_bad_serving_headers(server: str, header: str, value: str) -> None:
     assert r.json()["error_type"] == "validation" and header in r.json()["error"]
 
 
-def test_admin_routes_refuse_bad_ids(server: str) -> None:
-    assert httpx.post(f"{server}/api/models/te st/x/load").json()["error_type"] == "invalid_model_id"
+def test_admin_routes_refuse_bad_ids(server: str, admin_headers: dict[str, str]) -> None:
+    r = httpx.post(f"{server}/api/models/te st/x/load", headers=admin_headers)
+    assert r.json()["error_type"] == "invalid_model_id"
     assert httpx.get(f"{server}/models/test/missing/info").status_code == 404
     assert httpx.get(f"{server}/api/models/a/b/c").status_code == 404

@@ -31,16 +31,18 @@ def cold(hub_home: Path) -> Iterator[tuple[str, int]]:
         yield url, proc.pid
 
 
-def _ps(url: str) -> dict[str, dict[str, object]]:
-    return {m["model"]: m for m in httpx.get(f"{url}/api/ps").json()["models"]}
+def _ps(url: str, admin: dict[str, str]) -> dict[str, dict[str, object]]:
+    return {m["model"]: m for m in httpx.get(f"{url}/api/ps", headers=admin).json()["models"]}
 
 
-def _unload(url: str, model: str) -> None:
-    httpx.post(f"{url}/api/models/{model}/unload").raise_for_status()
-    assert model not in _ps(url)
+def _unload(url: str, model: str, admin: dict[str, str]) -> None:
+    httpx.post(f"{url}/api/models/{model}/unload", headers=admin).raise_for_status()
+    assert model not in _ps(url, admin)
 
 
-def test_cold_request_gets_503_then_retry_succeeds(cold: tuple[str, int]) -> None:
+def test_cold_request_gets_503_then_retry_succeeds(
+    cold: tuple[str, int], admin_headers: dict[str, str]
+) -> None:
     url, _ = cold
     client = InferenceClient(model=f"{url}/models/test/tiny-cls")
     with pytest.raises(HfHubHTTPError) as caught:
@@ -52,7 +54,7 @@ def test_cold_request_gets_503_then_retry_succeeds(cold: tuple[str, int]) -> Non
     assert int(response.headers["retry-after"]) >= 1
     result = _retry_while_loading(lambda: client.text_classification("i love pizza"))
     assert {r.label for r in result} == {"POSITIVE", "NEGATIVE"}
-    assert _ps(url)["test/tiny-cls"]["state"] == "ready"
+    assert _ps(url, admin_headers)["test/tiny-cls"]["state"] == "ready"
 
 
 def _retry_while_loading(call: Callable[[], T], limit_s: float = 60) -> T:
@@ -76,12 +78,15 @@ def _retry_while_loading(call: Callable[[], T], limit_s: float = 60) -> T:
     ],
 )
 def test_hold_until_loaded(
-    cold: tuple[str, int], headers: dict[str, str], options: dict[str, bool] | None
+    cold: tuple[str, int],
+    headers: dict[str, str],
+    options: dict[str, bool] | None,
+    admin_headers: dict[str, str],
 ) -> None:
     url, _ = cold
     model = "test/tiny-mlm"
-    if model in _ps(url):
-        _unload(url, model)
+    if model in _ps(url, admin_headers):
+        _unload(url, model, admin_headers)
     body: dict[str, object] = {"inputs": "i love [MASK]."}
     if options:
         body["options"] = options
@@ -101,11 +106,13 @@ def test_openai_client_waits_through_retry_after(cold: tuple[str, int]) -> None:
     assert out.usage.completion_tokens == 3
 
 
-def test_sigkill_mid_request_then_gateway_still_serves(cold: tuple[str, int]) -> None:
+def test_sigkill_mid_request_then_gateway_still_serves(
+    cold: tuple[str, int], admin_headers: dict[str, str]
+) -> None:
     url, _ = cold
     model = "google/gemma-3-270m"
-    httpx.post(f"{url}/api/models/{model}/load", timeout=120).raise_for_status()
-    pid = int(_ps(url)[model]["pid"])  # type: ignore[call-overload]
+    httpx.post(f"{url}/api/models/{model}/load", headers=admin_headers, timeout=120).raise_for_status()
+    pid = int(_ps(url, admin_headers)[model]["pid"])  # type: ignore[call-overload]
     body = {
         "model": model,
         "prompt": "Once upon a time",
@@ -130,7 +137,7 @@ def test_sigkill_mid_request_then_gateway_still_serves(cold: tuple[str, int]) ->
         timeout=120,
     )
     assert out.status_code == 200
-    assert int(_ps(url)[model]["pid"]) != pid  # type: ignore[call-overload]
+    assert int(_ps(url, admin_headers)[model]["pid"]) != pid  # type: ignore[call-overload]
 
 
 def _rss(pid: int) -> int:
@@ -140,22 +147,24 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def test_unload_gives_memory_back(cold: tuple[str, int]) -> None:
+def test_unload_gives_memory_back(cold: tuple[str, int], admin_headers: dict[str, str]) -> None:
     url, gateway_pid = cold
     model = "sentence-transformers/all-MiniLM-L6-v2"
     baseline = _rss(gateway_pid)
-    httpx.post(f"{url}/api/models/{model}/load", timeout=120).raise_for_status()
-    entry = _ps(url)[model]
+    httpx.post(f"{url}/api/models/{model}/load", headers=admin_headers, timeout=120).raise_for_status()
+    entry = _ps(url, admin_headers)[model]
     runner_pid = int(entry["pid"])  # type: ignore[call-overload]
     assert int(entry["memory_bytes"]) > 100 << 20  # type: ignore[call-overload]  # the weights live in the runner
     r = httpx.post(f"{url}/models/{model}", json={"inputs": "hello"}, timeout=60)
     assert r.status_code == 200
-    _unload(url, model)
+    _unload(url, model, admin_headers)
     assert not Path(f"/proc/{runner_pid}").exists(), "the runner process must be gone"
     assert _rss(gateway_pid) < baseline + (50 << 20)
 
 
-def test_keep_alive_zero_unloads_after_the_request(cold: tuple[str, int]) -> None:
+def test_keep_alive_zero_unloads_after_the_request(
+    cold: tuple[str, int], admin_headers: dict[str, str]
+) -> None:
     url, _ = cold
     model = "test/tiny-qa"
     body = {"inputs": {"question": "where?", "context": "i live in paris"}}
@@ -167,9 +176,9 @@ def test_keep_alive_zero_unloads_after_the_request(cold: tuple[str, int]) -> Non
     )
     assert r.status_code == 200
     deadline = time.monotonic() + 10
-    while model in _ps(url) and time.monotonic() < deadline:
+    while model in _ps(url, admin_headers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert model not in _ps(url)
+    assert model not in _ps(url, admin_headers)
 
 
 def test_cache_hit_and_bypass(cold: tuple[str, int]) -> None:
@@ -187,7 +196,9 @@ def test_cache_hit_and_bypass(cold: tuple[str, int]) -> None:
     assert first.json() == second.json() == bypass.json()
 
 
-def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(cold: tuple[str, int]) -> None:
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
+    cold: tuple[str, int], admin_headers: dict[str, str]
+) -> None:
     url, _ = cold
     model = "test/tiny-embed"
     texts = [f"sentence number {i} " + "pizza " * (i % 5) for i in range(48)]
@@ -196,7 +207,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(cold: tupl
         httpx.post(f"{url}/models/{model}", json={"inputs": t}, headers=hold, timeout=60).json()[0]
         for t in texts[:4]
     ]
-    before = httpx.get(f"{url}/api/ps").json()["encoder_calls"]
+    before = httpx.get(f"{url}/api/ps", headers=admin_headers).json()["encoder_calls"]
     with ThreadPoolExecutor(16) as pool:
         results = list(
             pool.map(
@@ -204,7 +215,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(cold: tupl
                 texts,
             )
         )
-    calls = httpx.get(f"{url}/api/ps").json()["encoder_calls"] - before
+    calls = httpx.get(f"{url}/api/ps", headers=admin_headers).json()["encoder_calls"] - before
     assert all(r.status_code == 200 for r in results)
     np.testing.assert_allclose([r.json()[0] for r in results[:4]], singles, atol=1e-5)
     assert calls < len(texts), f"{calls} runner calls for {len(texts)} requests: nothing was batched"
@@ -225,37 +236,47 @@ def test_bad_input_in_a_batch_fails_only_its_own_request(cold: tuple[str, int]) 
     assert [r.status_code for r in results] == [200] * 6 + [413]
 
 
-def test_admin_load_pin_and_bad_names(cold: tuple[str, int]) -> None:
+def test_admin_load_pin_and_bad_names(cold: tuple[str, int], admin_headers: dict[str, str]) -> None:
     url, _ = cold
-    r = httpx.post(f"{url}/api/models/test/tiny-ner/load", params={"pin": "true"}, timeout=120)
+    r = httpx.post(
+        f"{url}/api/models/test/tiny-ner/load", headers=admin_headers, params={"pin": "true"}, timeout=120
+    )
     assert r.status_code == 200 and r.json()["pinned"] is True and r.json()["state"] == "ready"
-    assert _ps(url)["test/tiny-ner"]["pinned"] is True
-    _unload(url, "test/tiny-ner")
-    assert httpx.post(f"{url}/api/models/test/none/load").status_code == 404
-    assert httpx.post(f"{url}/api/models/test/none/unload").status_code == 404
+    assert _ps(url, admin_headers)["test/tiny-ner"]["pinned"] is True
+    _unload(url, "test/tiny-ner", admin_headers)
+    assert httpx.post(f"{url}/api/models/test/none/load", headers=admin_headers).status_code == 404
+    assert httpx.post(f"{url}/api/models/test/none/unload", headers=admin_headers).status_code == 404
 
 
-def test_cli_ps_load_unload(cold: tuple[str, int]) -> None:
+def test_cli_ps_load_unload(cold: tuple[str, int], admin_headers: dict[str, str]) -> None:
     url, _ = cold
     cli = [sys.executable, "-m", "hubserve.cli.main"]
+    token = admin_headers["Authorization"].removeprefix("Bearer ")
+    env = {**os.environ, "HUBSERVE_TOKEN": token}
+    anonymous = subprocess.run([*cli, "ps", "--url", url], capture_output=True, text=True)
+    assert anonymous.returncode == 2 and "admin" in anonymous.stderr
     loaded = subprocess.run(
-        [*cli, "load", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True
+        [*cli, "load", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True, env=env
     )
     assert "loaded test/tiny-gpt2" in loaded.stdout
-    table = subprocess.run([*cli, "ps", "--url", url], capture_output=True, text=True, check=True).stdout
+    table = subprocess.run(
+        [*cli, "ps", "--url", url], capture_output=True, text=True, check=True, env=env
+    ).stdout
     assert "test/tiny-gpt2" in table and "ready" in table and "memory:" in table
     subprocess.run(
-        [*cli, "unload", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True
+        [*cli, "unload", "test/tiny-gpt2", "--url", url], capture_output=True, text=True, check=True, env=env
     )
-    assert "test/tiny-gpt2" not in _ps(url)
+    assert "test/tiny-gpt2" not in _ps(url, admin_headers)
     dead = subprocess.run([*cli, "ps", "--url", "http://127.0.0.1:9"], capture_output=True, text=True)
     assert dead.returncode == 2 and "No hubserve server answers" in dead.stderr
 
 
-def test_runners_exit_when_the_gateway_is_killed(hub_home: Path) -> None:
+def test_runners_exit_when_the_gateway_is_killed(hub_home: Path, admin_headers: dict[str, str]) -> None:
     with running_server(hub_home) as (url, proc):
-        httpx.post(f"{url}/api/models/test/tiny-cls/load", timeout=120).raise_for_status()
-        runner = int(_ps(url)["test/tiny-cls"]["pid"])  # type: ignore[call-overload]
+        httpx.post(
+            f"{url}/api/models/test/tiny-cls/load", headers=admin_headers, timeout=120
+        ).raise_for_status()
+        runner = int(_ps(url, admin_headers)["test/tiny-cls"]["pid"])  # type: ignore[call-overload]
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10

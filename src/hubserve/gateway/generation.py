@@ -10,11 +10,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.responses import StreamingResponse
 
 from hubserve.errors import ModelNotFound, TaskNotSupported
 from hubserve.gateway.cold_start import ServeOptions
+from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
 from hubserve.hub.names import ModelId
 from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
@@ -41,10 +43,11 @@ def bound_model(services: Services, requested: str | None, url_model: str | None
 class Generator:
     """A generation model as the dialect services see it, backed by its runner."""
 
-    def __init__(self, model: str, runner: Runner) -> None:
+    def __init__(self, model: str, runner: Runner, meter: Meter) -> None:
         assert runner.generation is not None
         self.model = model
         self._runner = runner
+        self._meter = meter
         self.template = runner.generation.template
         self.special_tokens = runner.generation.special_tokens
         self.context_length = runner.generation.context_length
@@ -54,17 +57,34 @@ class Generator:
         return await self._runner.tokenize(text, add_special=add_special)
 
     def stream(self, prompt: list[int], params: SamplingParams) -> AsyncGenerator[TokenEvent, None]:
-        """Token events of one generation."""
-        return self._runner.stream(prompt, params)
+        """Token events of one generation, each counted on the request's meter as it passes."""
+        self._meter.count(len(prompt), 0, "tokens")
+        return _counted(self._runner.stream(prompt, params), self._meter)
+
+
+async def _counted(
+    events: AsyncGenerator[TokenEvent, None], meter: Meter
+) -> AsyncGenerator[TokenEvent, None]:
+    # Counted per token rather than from the last event, so a stream the client drops is still billed.
+    try:
+        async for event in events:
+            meter.output_count += 1
+            yield event
+    finally:
+        await events.aclose()
 
 
 async def serve_generation(
+    request: Request,
     services: Services,
     model_id: ModelId,
     options: ServeOptions,
     handler: Callable[[Generator], Awaitable[Response]],
 ) -> Response:
-    """Lease the model's runner and hold the lease until the response, streamed or not, is complete."""
+    """Lease the model's runner and hold the lease until the response, streamed or not, is complete.
+
+    The route has admitted the call already (``AccessControl.admit``), so the model exists for the caller.
+    """
     manifest = services.store.get(model_id)
     if manifest.pipeline_tag not in GENERATION_TASKS:
         raise TaskNotSupported(
@@ -75,7 +95,7 @@ async def serve_generation(
         services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
     )
     try:
-        response = await handler(Generator(str(model_id), runner))
+        response = await handler(Generator(str(model_id), runner, meter_of(request)))
     except BaseException:
         await stack.aclose()
         raise

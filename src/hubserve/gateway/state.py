@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from hubserve.accounts.store import AccountStore
+from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
+from hubserve.gateway.access import AccessControl
 from hubserve.hub.store import HubStore
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.cache import ResponseCache
@@ -22,6 +25,9 @@ class Services:
     scheduler: Scheduler
     cache: ResponseCache
     batcher: EncodeBatcher
+    accounts: AccountStore
+    access: AccessControl
+    usage: UsageRecorder
 
 
 def get_services(request: Request) -> Services:

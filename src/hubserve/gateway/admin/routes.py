@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from hubserve import __version__
+from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.state import Services, get_services
 from hubserve.hub.detect import read_json
 from hubserve.hub.manifest import Manifest
@@ -23,7 +24,7 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/info")
-async def info(services: ServicesDep) -> dict[str, Any]:
+async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Server info; with a default model set, also that model's TEI-style info."""
     settings = services.settings
     body: dict[str, Any] = {
@@ -33,7 +34,9 @@ async def info(services: ServicesDep) -> dict[str, Any]:
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
         "hub": str(services.store.root),
-        "loaded": services.scheduler.ps(),
+        "loaded": [
+            m for m in services.scheduler.ps() if await services.access.visible(principal, m["model"])
+        ],
     }
     if settings.default_model:
         body.update(model_info(services, ModelId.parse(settings.default_model)))
@@ -41,13 +44,17 @@ async def info(services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/models/{namespace}/{name}/info")
-async def per_model_info(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+async def per_model_info(
+    namespace: str, name: str, principal: Reader, services: ServicesDep
+) -> dict[str, Any]:
     """TEI-style info for one model."""
-    return model_info(services, ModelId.parse(f"{namespace}/{name}"))
+    model_id = ModelId.parse(f"{namespace}/{name}")
+    await services.access.check_visible(principal, model_id)
+    return model_info(services, model_id)
 
 
 @router.get("/api/ps")
-async def ps(services: ServicesDep) -> dict[str, Any]:
+async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
     """Loaded and loading models: memory, idle time, requests running and queued."""
     models = services.scheduler.ps()
     return {
@@ -62,14 +69,14 @@ async def ps(services: ServicesDep) -> dict[str, Any]:
 
 @router.post("/api/models/{namespace}/{name}/load")
 async def load_model(
-    namespace: str, name: str, services: ServicesDep, pin: bool = False, wait: bool = True
+    namespace: str, name: str, _: Admin, services: ServicesDep, pin: bool = False, wait: bool = True
 ) -> dict[str, Any]:
     """Start a model ahead of traffic; ``pin=true`` keeps it loaded until unloaded."""
     return await services.scheduler.load(ModelId.parse(f"{namespace}/{name}"), pin=pin, wait=wait)
 
 
 @router.post("/api/models/{namespace}/{name}/unload")
-async def unload_model(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+async def unload_model(namespace: str, name: str, _: Admin, services: ServicesDep) -> dict[str, Any]:
     """Stop a model now, or when its running requests end."""
     model_id = ModelId.parse(f"{namespace}/{name}")
     services.store.get(model_id)
@@ -78,29 +85,32 @@ async def unload_model(namespace: str, name: str, services: ServicesDep) -> dict
 
 @router.get("/api/models")
 async def list_models(
-    services: ServicesDep, search: str | None = None, pipeline_tag: str | None = None
+    principal: Reader, services: ServicesDep, search: str | None = None, pipeline_tag: str | None = None
 ) -> list[dict[str, Any]]:
-    """The Hub's list shape, filtered by id substring and task."""
-    manifests = services.store.list()
+    """The Hub's list shape, filtered by id substring and task; private models only for those who see them."""
+    manifests = [m for m in services.store.list() if await services.access.visible(principal, m.id)]
     if search:
         manifests = [m for m in manifests if search.lower() in m.id.lower()]
     if pipeline_tag:
         manifests = [m for m in manifests if pipeline_tag in m.tasks]
-    return [hub_model(m) for m in manifests]
+    return [hub_model(m, services) for m in manifests]
 
 
 @router.get("/api/models/{namespace}/{name}")
-async def get_model(namespace: str, name: str, services: ServicesDep) -> dict[str, Any]:
+async def get_model(namespace: str, name: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """One model in the Hub's shape, with its files as ``siblings``."""
-    manifest = services.store.get(ModelId.parse(f"{namespace}/{name}"))
-    body = hub_model(manifest)
+    model_id = ModelId.parse(f"{namespace}/{name}")
+    await services.access.check_visible(principal, model_id)
+    manifest = services.store.get(model_id)
+    body = hub_model(manifest, services)
     body["siblings"] = [{"rfilename": f.path, "size": f.size_bytes} for f in manifest.files]
     body["usedStorage"] = manifest.size_bytes
     return body
 
 
-def hub_model(manifest: Manifest) -> dict[str, Any]:
-    """A manifest in the Hub API's model shape."""
+def hub_model(manifest: Manifest, services: Services) -> dict[str, Any]:
+    """A manifest in the Hub API's model shape, with its owner and privacy."""
+    owner, private = services.access.access_of(manifest.id)
     return {
         "id": manifest.id,
         "modelId": manifest.id,
@@ -109,7 +119,8 @@ def hub_model(manifest: Manifest) -> dict[str, Any]:
         "tasks": manifest.tasks,
         "library_name": manifest.library,
         "tags": [*manifest.tasks, manifest.library, manifest.format],
-        "private": False,
+        "private": private,
+        "author": owner or manifest.id.split("/")[0],
         "createdAt": manifest.created_at,
         "cardData": {"license": manifest.license},
         "source": manifest.source,

@@ -10,9 +10,11 @@ import orjson
 from fastapi import Request
 from fastapi.responses import ORJSONResponse, Response
 
+from hubserve.accounts.principal import Principal
 from hubserve.errors import ValidationFailed
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, serve_generation
+from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
@@ -45,17 +47,21 @@ async def read_json_body(request: Request) -> dict[str, Any]:
     return data
 
 
-async def infer(request: Request, services: Services, model: str, task_name: str | None) -> Response:
+async def infer(
+    request: Request, services: Services, principal: Principal, model: str, task_name: str | None
+) -> Response:
     """Serve ``POST /models/{id}[/pipeline/{task}]`` and its legacy twin."""
     started = time.perf_counter()
     model_id = ModelId.parse(model)
+    meter = meter_of(request)
+    manifest = await services.access.admit(meter, principal, model_id, task=task_name, route="hf")
     data = await read_json_body(request)
-    manifest = services.store.get(model_id)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
         return await _generate(request, services, model_id, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
+    meter.task = task.name
     ctx = call_context(request, services)
     prepared = task.prepare(envelope, ctx)  # validate here, before anything is queued or loaded
     options = serve_options(request, services.settings, envelope.options)
@@ -67,6 +73,7 @@ async def infer(request: Request, services: Services, model: str, task_name: str
     key = services.cache.key(str(model_id), manifest.revision, task.name, data)
     result = services.cache.get(key) if options.use_cache else None
     if result is not None:
+        meter.cache_hit = True
         headers.update({"x-compute-type": "cache", "x-cache": "HIT"})
     else:
         payload = envelope.model_dump(exclude={"options"}, exclude_none=True)
@@ -78,6 +85,8 @@ async def infer(request: Request, services: Services, model: str, task_name: str
             )
         services.cache.put(key, result)
         headers.update({"x-compute-type": "cpu", "x-cache": "MISS"})
+    items = _input_items(envelope.inputs)
+    meter.count(items, items if task.name == "feature-extraction" else _result_items(result), "items")
     if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
         result = legacy_shape(prepared.inputs, result)
     headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
@@ -95,7 +104,20 @@ async def _generate(
         # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
         return await generate(generator, body, full_text_default=True, as_list=True)
 
-    return await serve_generation(services, model_id, options, handler)
+    return await serve_generation(request, services, model_id, options, handler)
+
+
+def _input_items(inputs: Any) -> int:
+    """Texts in an encoder call: one string, a list of them, or similarity's source plus sentences."""
+    if isinstance(inputs, list):
+        return len(inputs)
+    if isinstance(inputs, dict) and isinstance(inputs.get("sentences"), list):
+        return 1 + len(inputs["sentences"])
+    return 1
+
+
+def _result_items(result: Any) -> int:
+    return len(result) if isinstance(result, list) else 1
 
 
 def _characters(inputs: Any) -> int:

@@ -7,8 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from hubserve.accounts.principal import Principal
+from hubserve.gateway.callers import Inferrer
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
+from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services, get_services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
@@ -18,9 +21,13 @@ router = APIRouter()
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def _serve(request: Request, services: Services, model: str | None, *, stream: bool) -> Response:
+async def _serve(
+    request: Request, services: Services, principal: Principal, model: str | None, *, stream: bool
+) -> Response:
     from hubserve.gateway.hf.service import read_json_body
 
+    model_id = bound_model(services, None, model)
+    await services.access.admit(meter_of(request), principal, model_id, task="text-generation", route="tgi")
     body = parse_model(GenerateRequest, await read_json_body(request), where="body")
     assert isinstance(body, GenerateRequest)
     body.stream = stream
@@ -29,30 +36,32 @@ async def _serve(request: Request, services: Services, model: str | None, *, str
     async def handler(generator: Generator) -> Response:
         return await generate(generator, body, full_text_default=False, as_list=False)
 
-    return await serve_generation(services, bound_model(services, None, model), options, handler)
+    return await serve_generation(request, services, model_id, options, handler)
 
 
 @router.post("/generate")
-async def tgi_generate(request: Request, services: ServicesDep) -> Response:
+async def tgi_generate(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Generate for the default model; one JSON object."""
-    return await _serve(request, services, None, stream=False)
+    return await _serve(request, services, principal, None, stream=False)
 
 
 @router.post("/generate_stream")
-async def tgi_generate_stream(request: Request, services: ServicesDep) -> Response:
+async def tgi_generate_stream(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Generate for the default model as SSE token events."""
-    return await _serve(request, services, None, stream=True)
+    return await _serve(request, services, principal, None, stream=True)
 
 
 @router.post("/models/{namespace}/{name}/generate")
-async def model_generate(namespace: str, name: str, request: Request, services: ServicesDep) -> Response:
+async def model_generate(
+    namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep
+) -> Response:
     """Generate for a named model; one JSON object."""
-    return await _serve(request, services, f"{namespace}/{name}", stream=False)
+    return await _serve(request, services, principal, f"{namespace}/{name}", stream=False)
 
 
 @router.post("/models/{namespace}/{name}/generate_stream")
 async def model_generate_stream(
-    namespace: str, name: str, request: Request, services: ServicesDep
+    namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
     """Generate for a named model as SSE token events."""
-    return await _serve(request, services, f"{namespace}/{name}", stream=True)
+    return await _serve(request, services, principal, f"{namespace}/{name}", stream=True)

@@ -1,0 +1,195 @@
+"""AccessControl: who is calling, which models they may see, and whether their rate limit admits a call.
+
+Checked tokens and the model-visibility table are reused for ``auth_cache_s`` seconds, so the hot path
+asks the database nothing; a change made through this gateway takes effect at once, one made elsewhere
+(another gateway, the CLI) within that many seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from hubserve.accounts.principal import Principal, Scope, anonymous
+from hubserve.accounts.ratelimit import RateLimiter, Tier
+from hubserve.accounts.store import AccountStore, now_utc
+from hubserve.accounts.tokens import looks_like_token
+from hubserve.errors import Forbidden, ModelNotFound, RateLimited, Unauthorized
+from hubserve.gateway.metering import Meter
+from hubserve.hub.manifest import Manifest
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+
+log = logging.getLogger(__name__)
+_MAX_CACHED_TOKENS = 10_000
+_TOUCH_EVERY_S = 30.0
+
+
+class AccessControl:
+    """Authentication, visibility and admission for every route."""
+
+    def __init__(
+        self,
+        accounts: AccountStore,
+        store: HubStore,
+        limiter: RateLimiter,
+        tiers: dict[str, Tier],
+        *,
+        allow_anonymous: bool,
+        cache_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.accounts = accounts
+        self.store = store
+        self.limiter = limiter
+        self.tiers = tiers
+        self.allow_anonymous = allow_anonymous
+        self._cache_s = cache_s
+        self._clock = clock
+        self._principals: dict[str, tuple[float, Principal | str]] = {}
+        self._access: dict[str, tuple[str | None, bool]] = {}
+        self._access_at = float("-inf")
+        self._last_used: dict[int, datetime] = {}
+        self._toucher: asyncio.Task[None] | None = None
+        self._warned_tiers: set[str] = set()
+
+    def start(self) -> None:
+        """Begin writing tokens' last-use times in the background (inside the running loop)."""
+        self._toucher = asyncio.create_task(self._touch_forever())
+
+    async def close(self) -> None:
+        """Stop the background writer, write what is pending, close the rate limiter."""
+        if self._toucher is not None:
+            self._toucher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._toucher
+        await self._touch()
+        await self.limiter.close()
+
+    # ---- who is calling --------------------------------------------------------------------------------
+
+    async def authenticate(self, authorization: str | None, address: str) -> Principal:
+        """The caller behind an Authorization header; Unauthorized when it names nobody valid."""
+        token = _bearer(authorization)
+        if token is None or (self.allow_anonymous and not looks_like_token(token)):
+            # With anonymous use on, a foreign token (an hf_ token, openai's placeholder) counts as none.
+            if not self.allow_anonymous:
+                raise Unauthorized(
+                    "This server needs a token: send 'Authorization: Bearer hs_...' "
+                    "(create one with `hubserve token create`)"
+                )
+            return anonymous(address)
+        key = hashlib.sha256(token.encode()).hexdigest()  # the cache never holds a token itself
+        now = self._clock()
+        cached = self._principals.get(key)
+        if cached is None or now - cached[0] >= self._cache_s:
+            try:
+                result: Principal | str = await asyncio.to_thread(self.accounts.authenticate, token)
+            except Unauthorized as exc:
+                result = exc.message
+            if len(self._principals) >= _MAX_CACHED_TOKENS:
+                self._principals.clear()
+            self._principals[key] = (now, result)
+        else:
+            result = cached[1]
+        if isinstance(result, str):
+            raise Unauthorized(result)
+        assert result.token_id is not None
+        self._last_used[result.token_id] = now_utc()
+        return result
+
+    def forget_tokens(self) -> None:
+        """Drop checked tokens (after a revoke through this gateway)."""
+        self._principals.clear()
+
+    # ---- what they may see -----------------------------------------------------------------------------
+
+    async def visible(self, principal: Principal, model: str) -> bool:
+        """Whether ``model`` exists for this caller: public, or private and theirs (or their org's)."""
+        if self._clock() - self._access_at >= self._cache_s:
+            self._access = await asyncio.to_thread(self.accounts.model_access)
+            self._access_at = self._clock()
+        entry = self._access.get(model)
+        return entry is None or not entry[1] or principal.sees_private(entry[0])
+
+    def access_of(self, model: str) -> tuple[str | None, bool]:
+        """(owner, private) of a model, from the last visibility snapshot."""
+        return self._access.get(model, (None, False))
+
+    def forget_visibility(self) -> None:
+        """Re-read visibility on the next request (after a change through this gateway)."""
+        self._access_at = float("-inf")
+
+    async def check_visible(self, principal: Principal, model_id: ModelId) -> None:
+        """ModelNotFound, worded as for a missing model, when the caller may not see it."""
+        if not await self.visible(principal, str(model_id)):
+            raise ModelNotFound(f"Model {model_id} does not exist")
+
+    # ---- may this call run -----------------------------------------------------------------------------
+
+    async def admit(
+        self, meter: Meter, principal: Principal, model_id: ModelId, *, task: str | None, route: str
+    ) -> Manifest:
+        """Visibility, then one hit on the caller's rate limit; the meter records the call from here on."""
+        await self.check_visible(principal, model_id)
+        manifest = self.store.get(model_id)
+        meter.model, meter.task, meter.route = str(model_id), task or manifest.pipeline_tag, route
+        tier = self.tier(principal)
+        decision = await self.limiter.hit(principal.client, tier)
+        meter.decision = decision
+        if not decision.allowed:
+            who = f"token of {principal.name}" if principal.name else "anonymous caller"
+            raise RateLimited(
+                f"Rate limit reached for this {who} (tier '{tier.name}': {decision.limit} requests per "
+                f"{decision.window_s}s); retry in {decision.reset_s}s",
+                headers=decision.headers(),
+            )
+        return manifest
+
+    def tier(self, principal: Principal) -> Tier:
+        """The caller's tier; an account naming a tier the server lacks falls back to 'free'."""
+        tier = self.tiers.get(principal.tier)
+        if tier is not None:
+            return tier
+        if principal.tier not in self._warned_tiers:
+            self._warned_tiers.add(principal.tier)
+            log.warning("tier %r is not in HUBSERVE_RATE_LIMIT_TIERS; using 'free'", principal.tier)
+        return self.tiers.get("free") or Tier("free", ())
+
+    @staticmethod
+    def require(principal: Principal, scope: Scope) -> None:
+        """Forbidden unless the caller's token grants ``scope``."""
+        if not principal.can(scope):
+            who = "Anonymous callers" if principal.anonymous else "This token"
+            raise Forbidden(f"{who} may not do this: it needs the '{scope.value}' scope")
+
+    # ---- last use of tokens ----------------------------------------------------------------------------
+
+    async def _touch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_TOUCH_EVERY_S)
+            await self._touch()
+
+    async def _touch(self) -> None:
+        pending, self._last_used = self._last_used, {}
+        if pending:
+            try:
+                await asyncio.to_thread(self.accounts.touch_tokens, pending)
+            except Exception:  # a busy database must not stop serving; the next round retries
+                log.warning("could not record token last-use times; will retry", exc_info=True)
+                for token_id, when in pending.items():
+                    self._last_used.setdefault(token_id, when)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'")
+    return value.strip()

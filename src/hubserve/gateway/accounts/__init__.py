@@ -1,0 +1,1 @@
+"""Account routes: whoami, usage, model settings."""

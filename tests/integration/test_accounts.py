@@ -1,0 +1,386 @@
+"""Accounts on a live server: tokens, private models, rate limits and usage, seen by the official clients."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import sqlalchemy
+from huggingface_hub import HfApi, InferenceClient
+from huggingface_hub.errors import HfHubHTTPError
+
+from hubserve.accounts.database import default_url, make_engine, migrate
+from hubserve.accounts.principal import Scope
+from hubserve.accounts.store import AccountStore
+from hubserve.hub.importers import import_folder
+from hubserve.hub.names import ModelId
+from hubserve.hub.store import HubStore
+from hubserve.tasks.registry import supported_tasks
+from tests.conftest import running_server
+
+TIERS = "anonymous=none;free=1000/1h;hourly3=3/1h;burst=2/2s;c150=150/1h;unlimited=none"
+SECRET = "alice/secret-cls"
+TEAM = "acme/team-cls"
+PUBLIC = "test/public-cls"
+GPT2 = "test/tiny-gpt2"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One token per account of the test home."""
+
+    root: str
+    alice: str
+    bob: str
+    carol: str
+    dave: str
+    erin: str
+    revoked: str
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _populate(store: AccountStore) -> Tokens:
+    store.create_account("root", is_admin=True, tier="unlimited")
+    for name, tier in [("alice", "free"), ("bob", "free"), ("carol", "hourly3"), ("dave", "burst")]:
+        store.create_account(name, tier=tier)
+    store.create_account("erin", tier="c150")
+    store.create_account("acme", kind="org")
+    store.add_member("acme", "alice", "write")
+    store.set_model_access(SECRET, owner="alice", private=True)
+    store.set_model_access(TEAM, owner="acme", private=True)
+    revoked = store.create_token("bob", "old")
+    store.revoke_token(revoked.info.id)
+    return Tokens(
+        root=store.create_token("root", "admin", scopes=tuple(Scope)).token,
+        alice=store.create_token("alice", "laptop", scopes=(Scope.READ, Scope.INFERENCE, Scope.WRITE)).token,
+        bob=store.create_token("bob", "laptop").token,
+        carol=store.create_token("carol", "laptop").token,
+        dave=store.create_token("dave", "laptop").token,
+        erin=store.create_token("erin", "load").token,
+        revoked=revoked.token,
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path]) -> Path:
+    """A data folder with public, private and org-private models."""
+    home = tmp_path_factory.mktemp("accounts-home")
+    hub = HubStore(home / "hub")
+    for model, kind in [(SECRET, "cls"), (TEAM, "cls"), (PUBLIC, "cls"), (GPT2, "gpt2")]:
+        import_folder(
+            hub, tiny_dirs[kind], ModelId.parse(model), supported_tasks=supported_tasks(), show_progress=False
+        )
+    return home
+
+
+@pytest.fixture(scope="module")
+def tokens(home: Path) -> Tokens:
+    store = AccountStore(make_engine(default_url(home)))
+    migrate(store.engine)
+    try:
+        return _populate(store)
+    finally:
+        store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def strict(home: Path, tokens: Tokens) -> Iterator[str]:
+    """Anonymous use off; every model waits to load instead of answering 503."""
+    env = {
+        "HUBSERVE_ALLOW_ANONYMOUS": "false",
+        "HUBSERVE_RATE_LIMIT_TIERS": TIERS,
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "120",
+        "HUBSERVE_LOG_LEVEL": "debug",
+    }
+    with running_server(home, **env) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def open_server(home: Path, tokens: Tokens) -> Iterator[str]:
+    """Anonymous use on (the default)."""
+    env = {"HUBSERVE_RATE_LIMIT_TIERS": TIERS, "HUBSERVE_HOLD_COLD_REQUESTS_S": "120"}
+    with running_server(home, **env) as (url, _):
+        yield url
+
+
+def _classify(url: str, model: str, token: str | None) -> list[str]:
+    client = InferenceClient(model=f"{url}/models/{model}", token=token)
+    return [r.label for r in client.text_classification("i love pizza")]
+
+
+def test_private_model_works_for_its_owner_and_org(strict: str, tokens: Tokens) -> None:
+    assert set(_classify(strict, SECRET, tokens.alice)) == {"POSITIVE", "NEGATIVE"}
+    assert set(_classify(strict, TEAM, tokens.alice)) == {"POSITIVE", "NEGATIVE"}  # alice is in acme
+    assert set(_classify(strict, SECRET, tokens.root)) == {"POSITIVE", "NEGATIVE"}  # admins see all
+
+
+def test_private_model_is_a_404_for_another_user_exactly_like_a_missing_one(
+    strict: str, tokens: Tokens
+) -> None:
+    with pytest.raises(HfHubHTTPError) as hidden:
+        _classify(strict, SECRET, tokens.bob)
+    assert hidden.value.response.status_code == 404
+    missing = httpx.post(
+        f"{strict}/models/alice/nothing-here", json={"inputs": "x"}, headers=_bearer(tokens.bob)
+    )
+    body = hidden.value.response.json()
+    assert body["error_type"] == missing.json()["error_type"] == "model_not_found"
+    assert body["error"] == missing.json()["error"].replace("alice/nothing-here", SECRET)
+    for path in (
+        f"/api/models/{SECRET}",
+        f"/models/{SECRET}/info",
+        f"/v1/models/{SECRET.replace('/', '%2F')}",
+    ):
+        assert httpx.get(f"{strict}{path}", headers=_bearer(tokens.bob)).status_code == 404, path
+        assert httpx.get(f"{strict}{path}", headers=_bearer(tokens.alice)).status_code == 200, path
+    chat = openai.OpenAI(base_url=f"{strict}/v1", api_key=tokens.bob, max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        chat.models.retrieve(SECRET)
+
+
+def test_no_token_bad_token_and_revoked_token_get_401(strict: str, tokens: Tokens) -> None:
+    with pytest.raises(HfHubHTTPError) as caught:
+        _classify(strict, PUBLIC, None)
+    assert caught.value.response.status_code == 401
+    assert "needs a token" in str(caught.value)
+    assert caught.value.response.headers["www-authenticate"].startswith("Bearer")
+    bad = httpx.post(f"{strict}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer("hs_" + "a" * 44))
+    assert bad.status_code == 401 and bad.json()["error_type"] == "unauthorized"
+    revoked = httpx.post(f"{strict}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer(tokens.revoked))
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]
+    not_bearer = httpx.post(
+        f"{strict}/models/{PUBLIC}", json={"inputs": "x"}, headers={"Authorization": "Basic x"}
+    )
+    assert not_bearer.status_code == 401
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{strict}/v1", api_key="sk-nothing", max_retries=0).models.list()
+    assert httpx.get(f"{strict}/health").status_code == 200  # liveness stays open
+
+
+def test_anonymous_callers_see_public_models_only(open_server: str, tokens: Tokens) -> None:
+    assert set(_classify(open_server, PUBLIC, None)) == {"POSITIVE", "NEGATIVE"}
+    with pytest.raises(HfHubHTTPError) as caught:
+        _classify(open_server, SECRET, None)
+    assert caught.value.response.status_code == 404
+    listed = {m.id for m in openai.OpenAI(base_url=f"{open_server}/v1", api_key="anything").models.list()}
+    assert PUBLIC in listed and SECRET not in listed and TEAM not in listed
+    hub_list = {m["id"] for m in httpx.get(f"{open_server}/api/models").json()}
+    assert PUBLIC in hub_list and SECRET not in hub_list
+    mine = {m["id"]: m for m in httpx.get(f"{open_server}/api/models", headers=_bearer(tokens.alice)).json()}
+    assert mine[SECRET]["private"] is True and mine[TEAM]["author"] == "acme"
+    theirs = {m["id"] for m in httpx.get(f"{open_server}/api/models", headers=_bearer(tokens.bob)).json()}
+    assert SECRET not in theirs and TEAM not in theirs
+    assert httpx.get(f"{open_server}/api/ps").status_code == 403  # admin routes need an admin token
+    assert httpx.get(f"{open_server}/api/ps", headers=_bearer(tokens.root)).status_code == 200
+
+
+def test_whoami_and_repo_settings_through_hfapi(strict: str, tokens: Tokens) -> None:
+    me = HfApi(endpoint=strict, token=tokens.alice).whoami()
+    assert me["type"] == "user" and me["name"] == "alice"
+    assert [(o["name"], o["roleInOrg"]) for o in me["orgs"]] == [("acme", "write")]
+    assert me["auth"]["accessToken"]["role"] == "write"
+    assert HfApi(endpoint=strict, token=tokens.bob).whoami()["auth"]["accessToken"]["role"] == "read"
+    with pytest.raises(HfHubHTTPError) as caught:
+        HfApi(endpoint=strict, token=tokens.bob).update_repo_settings(SECRET, private=False)
+    assert caught.value.response.status_code == 403  # bob's token has no write scope
+    HfApi(endpoint=strict, token=tokens.alice).update_repo_settings(SECRET, private=False)
+    try:
+        assert set(_classify(strict, SECRET, tokens.bob)) == {"POSITIVE", "NEGATIVE"}
+    finally:
+        HfApi(endpoint=strict, token=tokens.alice).update_repo_settings(SECRET, private=True)
+    assert httpx.get(f"{strict}/api/models/{SECRET}", headers=_bearer(tokens.bob)).status_code == 404
+
+
+def test_rate_limit_message_in_huggingface_hub(strict: str, tokens: Tokens) -> None:
+    ok = httpx.post(f"{strict}/models/{PUBLIC}", json={"inputs": "a"}, headers=_bearer(tokens.carol))
+    assert ok.status_code == 200
+    assert ok.headers["ratelimit-policy"] == '"fixed window";"api";q=3;w=3600'
+    assert ok.headers["x-ratelimit-limit"] == "3" and ok.headers["x-ratelimit-remaining"] == "2"
+    for _ in range(2):
+        _classify(strict, PUBLIC, tokens.carol)
+    with pytest.raises(HfHubHTTPError) as caught:
+        _classify(strict, PUBLIC, tokens.carol)
+    message = str(caught.value)
+    response = caught.value.response
+    assert response.status_code == 429 and response.json()["error_type"] == "rate_limited"
+    assert "you have reached your 'api' rate limit" in message
+    assert f"Retry after {response.headers['retry-after']} seconds" in message
+    assert "(0/3 requests remaining in current 3600s window)" in message
+    assert int(response.headers["x-ratelimit-reset"]) == int(response.headers["retry-after"]) <= 3600
+
+
+def test_openai_client_gets_rate_limit_error_then_retries_after_retry_after(
+    strict: str, tokens: Tokens
+) -> None:
+    body = {"model": GPT2, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    warm = httpx.post(f"{strict}/v1/chat/completions", json=body, headers=_bearer(tokens.root), timeout=120)
+    assert warm.status_code == 200
+    while time.time() % 2 > 0.3:  # start at the beginning of a 2 s window: two calls fit, the third waits
+        time.sleep(0.02)
+    impatient = openai.OpenAI(base_url=f"{strict}/v1", api_key=tokens.dave, max_retries=0)
+    for _ in range(2):
+        impatient.chat.completions.create(
+            model=GPT2, messages=[{"role": "user", "content": "hi"}], max_tokens=2
+        )
+    with pytest.raises(openai.RateLimitError) as caught:
+        impatient.chat.completions.create(
+            model=GPT2, messages=[{"role": "user", "content": "hi"}], max_tokens=2
+        )
+    assert caught.value.code == "rate_limited"
+    retry_after = int(caught.value.response.headers["retry-after"])
+    assert 1 <= retry_after <= 2
+    patient = openai.OpenAI(base_url=f"{strict}/v1", api_key=tokens.dave, max_retries=3)
+    started = time.monotonic()
+    out = patient.chat.completions.create(
+        model=GPT2, messages=[{"role": "user", "content": "hi"}], max_tokens=2
+    )
+    assert out.usage is not None and out.usage.completion_tokens == 2
+    assert time.monotonic() - started >= 0.2  # it waited for the window to roll over
+
+
+def _usage(url: str, token: str, **params: str) -> dict[str, object]:
+    r = httpx.get(f"{url}/api/usage", params=params, headers=_bearer(token))
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+def _wait_for_requests(url: str, token: str, expected: int, **params: str) -> dict[str, object]:
+    deadline = time.monotonic() + 15
+    while True:
+        body = _usage(url, token, **params)
+        if body["totals"]["requests"] >= expected or time.monotonic() > deadline:  # type: ignore[index]
+            return body
+        time.sleep(0.2)
+
+
+def test_usage_is_recorded_per_caller_and_filterable(strict: str, tokens: Tokens) -> None:
+    before = _usage(strict, tokens.bob)["totals"]["requests"]  # type: ignore[index]
+    for text in ("one", "two", "three"):
+        httpx.post(f"{strict}/models/{PUBLIC}", json={"inputs": [text, text]}, headers=_bearer(tokens.bob))
+    chat = openai.OpenAI(base_url=f"{strict}/v1", api_key=tokens.bob)
+    chat.chat.completions.create(model=GPT2, messages=[{"role": "user", "content": "hello"}], max_tokens=3)
+    mine = _wait_for_requests(strict, tokens.bob, before + 4)
+    totals = mine["totals"]
+    assert totals["requests"] == before + 4  # type: ignore[index]
+    by_model = {row["model"]: row for row in mine["by_model"]}  # type: ignore[attr-defined]
+    assert by_model[PUBLIC]["input_items"] >= 6
+    assert by_model[GPT2]["output_tokens"] >= 3 and by_model[GPT2]["input_tokens"] > 0
+    only_gpt2 = _usage(strict, tokens.bob, model=GPT2)
+    assert {row["model"] for row in only_gpt2["by_model"]} == {GPT2}  # type: ignore[attr-defined]
+    assert mine["series"] and mine["series"][-1]["requests"] >= 1  # type: ignore[index]
+    forbidden = httpx.get(f"{strict}/api/usage", params={"user": "alice"}, headers=_bearer(tokens.bob))
+    assert forbidden.status_code == 403
+    as_admin = _usage(strict, tokens.root, user="bob")
+    assert as_admin["totals"]["requests"] == totals["requests"]  # type: ignore[index]
+    bad = httpx.get(f"{strict}/api/usage", params={"interval": "fortnightly"}, headers=_bearer(tokens.bob))
+    assert bad.status_code == 422 and bad.json()["error_type"] == "validation"
+
+
+def test_cli_tables(home: Path, strict: str, tokens: Tokens) -> None:
+    cli = [sys.executable, "-m", "hubserve.cli.main", "--home", str(home)]
+    env = {**os.environ, "HUBSERVE_RATE_LIMIT_TIERS": TIERS}
+    usage = subprocess.run(
+        [*cli, "usage", "--user", "bob"], capture_output=True, text=True, check=True, env=env
+    )
+    assert PUBLIC in usage.stdout and "REQUESTS" in usage.stdout
+    listed = subprocess.run(
+        [*cli, "token", "list"], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert "alice" in listed and "revoked" in listed
+    assert tokens.alice not in listed and tokens.alice[:15] in listed  # only prefix + selector
+    bad_tier = subprocess.run(
+        [*cli, "user", "create", "zed", "--tier", "gold"], capture_output=True, text=True
+    )
+    assert bad_tier.returncode == 2 and "Unknown tier 'gold'" in bad_tier.stderr
+
+
+def test_tokens_never_reach_the_log_or_the_database_in_clear(home: Path, strict: str, tokens: Tokens) -> None:
+    for token in (tokens.alice, tokens.bob, tokens.revoked, "hs_" + "b" * 44):
+        httpx.post(f"{strict}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer(token))
+    _wait_for_requests(strict, tokens.root, 1)
+    port = strict.rsplit(":", 1)[1]
+    log = (home / f"server-{port}.log").read_text()
+    assert f"POST /models/{PUBLIC}" in log  # the access log saw these requests
+    stored = b"".join(p.read_bytes() for p in home.glob("accounts.db*"))
+    for token in (tokens.root, tokens.alice, tokens.bob, tokens.carol, tokens.revoked, "hs_" + "b" * 44):
+        assert token not in log
+        assert token.encode() not in stored and token[15:].encode() not in stored
+
+
+def test_first_start_prints_an_admin_token_once(tmp_path: Path) -> None:
+    (tmp_path / "hub").mkdir()
+    with running_server(tmp_path) as (url, _):
+        port = url.rsplit(":", 1)[1]
+        printed = [w for w in (tmp_path / f"server-{port}.log").read_text().split() if w.startswith("hs_")]
+        assert len(printed) == 1
+        assert httpx.get(f"{url}/api/ps", headers=_bearer(printed[0])).status_code == 200
+    with running_server(tmp_path) as (url, _):
+        port = url.rsplit(":", 1)[1]
+        assert "hs_" not in (tmp_path / f"server-{port}.log").read_text()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = os.environ.get("HUBSERVE_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("HUBSERVE_TEST_POSTGRES_URL is not set: run `make test`, or scripts/test-services.sh")
+    name = f"hubserve_it_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(sqlalchemy.engine.make_url(base).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_two_gateways_share_one_limit_and_lose_no_usage(
+    home: Path, redis_url: str, postgres_database: str
+) -> None:
+    store = AccountStore(make_engine(postgres_database))
+    migrate(store.engine)
+    tokens = _populate(store)
+    store.engine.dispose()
+    env = {
+        "HUBSERVE_DATABASE_URL": postgres_database,
+        "HUBSERVE_REDIS_URL": redis_url,
+        "HUBSERVE_RATE_LIMIT_TIERS": TIERS,
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "120",
+    }
+    warm = {"inputs": "warm up", "options": {"use_cache": False}}
+    with running_server(home, **env) as (first, _):
+        httpx.post(f"{first}/models/{PUBLIC}", json=warm, headers=_bearer(tokens.root), timeout=120)
+        with running_server(home, **env) as (second, _):
+            httpx.post(f"{second}/models/{PUBLIC}", json=warm, headers=_bearer(tokens.root), timeout=120)
+
+            def call(i: int) -> int:
+                url = first if i % 2 else second
+                body = {"inputs": f"request {i}", "options": {"use_cache": False}}
+                r = httpx.post(f"{url}/models/{PUBLIC}", json=body, headers=_bearer(tokens.erin), timeout=60)
+                return r.status_code
+
+            with ThreadPoolExecutor(32) as pool:
+                statuses = list(pool.map(call, range(200)))
+            assert statuses.count(200) == 150 and statuses.count(429) == 50, statuses
+            usage = _wait_for_requests(first, tokens.root, 200, user="erin")
+            assert usage["totals"]["requests"] == 200  # type: ignore[index]
+            assert usage["totals"]["errors"] == 50  # type: ignore[index]
+            assert usage["totals"]["input_items"] == 150  # type: ignore[index]  # refused calls ran nothing
