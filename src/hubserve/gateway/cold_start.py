@@ -11,6 +11,7 @@ from hubserve.errors import ValidationFailed
 from hubserve.tasks.base import Options
 
 _TRUE = {"1", "true", "yes", "on"}
+_SERVING_HEADERS = frozenset({b"x-wait-for-model", b"x-scale-up-timeout", b"x-keep-alive", b"x-use-cache"})
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ def serve_options(
     if opts.keep_alive is not None:
         keep_alive_s = opts.keep_alive
     use_cache = opts.use_cache
-    headers = request.headers
+    # One pass over the raw headers: each starlette Headers lookup scans them all again.
+    headers = {
+        k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"] if k in _SERVING_HEADERS
+    }
     hold = settings.hold_cold_requests_s
     if opts.wait_for_model or headers.get("x-wait-for-model", "").lower() in _TRUE:
         hold = settings.max_hold_s

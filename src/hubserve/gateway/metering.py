@@ -7,8 +7,9 @@ byte has been sent, so streamed generations are counted whole.
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,12 +79,15 @@ class MeteringMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Request ids: a random per-process prefix and a counter; uuid4 costs a getrandom() call per request.
+        self._id_prefix = secrets.token_hex(10)
+        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
+        request_id = f"{self._id_prefix}{next(self._ids):012x}"
         meter = Meter(request_id, time.time_ns() // 1_000_000, time.perf_counter())
         scope.setdefault("state", {})["meter"] = meter
         status = 500

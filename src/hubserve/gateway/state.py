@@ -30,8 +30,13 @@ class Services:
     usage: UsageRecorder
 
 
+async def services_dependency(request: Request) -> Services:
+    """FastAPI dependency: the services of the running app (async: FastAPI runs a sync one in a thread)."""
+    return get_services(request)
+
+
 def get_services(request: Request) -> Services:
-    """FastAPI dependency: the services of the running app."""
+    """The services of the running app."""
     services = request.app.state.services
     assert isinstance(services, Services)
     return services

@@ -1,7 +1,9 @@
 """EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
 
-While a batch for a key is running, new requests for that key wait and go together as soon as it ends;
-when nothing is running, a request waits a few milliseconds for company. Batches are grouped by length
+Up to two batches per key are in flight: one computing in the runner and the next already on its way,
+so the runner never idles while the gateway answers one batch and gathers the next (the runner still
+computes one batch at a time). Past that, new requests wait and go together as soon as one lands; a
+request that may go at once still waits a few milliseconds for company. Batches are grouped by length
 and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with a client
 error, its callers are retried one by one, so one bad input fails only its own request.
 """
@@ -51,8 +53,11 @@ class _Pending:
 class EncodeBatcher:
     """Collects compatible calls for ``wait_s`` and runs them together."""
 
-    def __init__(self, *, wait_s: float, max_tokens: int, max_inputs: int = 256) -> None:
+    def __init__(
+        self, *, wait_s: float, max_tokens: int, max_inputs: int = 256, max_in_flight: int = 2
+    ) -> None:
         self.wait_s = wait_s
+        self.max_in_flight = max_in_flight
         self.max_tokens = max_tokens
         self.max_inputs = max_inputs
         self._pending: dict[str, _Pending] = {}
@@ -73,7 +78,7 @@ class EncodeBatcher:
         pending = self._pending.get(key)
         if pending is None:
             pending = self._pending[key] = _Pending(runner, task, rest, ctx)
-            if not self._in_flight.get(key):
+            if self._in_flight.get(key, 0) < self.max_in_flight:
                 pending.timer = asyncio.get_running_loop().call_later(self.wait_s, self._flush_soon, key)
         texts: list[str] = [inputs] if isinstance(inputs, str) else list(inputs or [])
         item = _Item(
@@ -104,8 +109,8 @@ class EncodeBatcher:
         self._in_flight[key] -= 1
         if self._in_flight[key] == 0:
             del self._in_flight[key]
-            if key in self._pending:
-                self._flush_soon(key)
+        if self._in_flight.get(key, 0) < self.max_in_flight and key in self._pending:
+            self._flush_soon(key)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
         """Similar lengths together; each group's padded size (inputs × longest) within the token bound."""

@@ -13,12 +13,12 @@ from hubserve.accounts.principal import Principal, Scope
 from hubserve.accounts.usage import query_usage
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
-from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.names import ModelId
 from hubserve.tasks.base import parse_model
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_dependency)]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends
 
 from hubserve import __version__
 from hubserve.gateway.callers import Admin, Reader
-from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.detect import read_json
 from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
 @router.get("/health")

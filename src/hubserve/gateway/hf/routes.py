@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from hubserve.errors import NotFound
 from hubserve.gateway.callers import Inferrer
 from hubserve.gateway.hf.service import infer
-from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.state import Services, services_dependency
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
 @router.post("/models/{namespace}/{name}")

@@ -17,13 +17,13 @@ from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
-from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 from hubserve.tasks.base import parse_model
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
 async def _body(request: Request, model: type[BaseModel]) -> Any:

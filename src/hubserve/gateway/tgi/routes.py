@@ -12,13 +12,13 @@ from hubserve.gateway.callers import Inferrer
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.metering import meter_of
-from hubserve.gateway.state import Services, get_services
+from hubserve.gateway.state import Services, services_dependency
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
 from hubserve.tasks.base import parse_model
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
 async def _serve(
