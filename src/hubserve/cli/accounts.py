@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubserve.accounts.database import default_url, make_engine, migrate
-from hubserve.accounts.principal import DEFAULT_SCOPES, parse_scopes
+from hubserve.accounts.principal import DEFAULT_SCOPES, Scope, parse_scopes
 from hubserve.accounts.ratelimit import parse_tiers
 from hubserve.accounts.store import AccountStore, CreatedToken
 from hubserve.accounts.usage import query_usage
@@ -39,7 +39,11 @@ def add_commands(sub: Any) -> None:
     create.add_argument("--tier", default="free", help="rate-limit tier (HUBSERVE_RATE_LIMIT_TIERS)")
     create.add_argument("--admin", action="store_true", help="a server administrator")
     create.add_argument("--email")
-    create.add_argument("--token", action="store_true", help="also create a token and print it once")
+    create.add_argument(
+        "--token",
+        action="store_true",
+        help="also create a token (every scope for an admin) and print it once",
+    )
     create.set_defaults(handler=_user_create)
     tier = user.add_parser("tier", help="move a user or organisation to another rate-limit tier")
     tier.add_argument("name")
@@ -111,7 +115,8 @@ def _user_create(args: argparse.Namespace, settings: Settings) -> int:
     info = store.create_account(args.name, tier=args.tier, is_admin=args.admin, email=args.email)
     print(f"created user {info.name} (tier {info.tier}{', administrator' if info.is_admin else ''})")
     if args.token:
-        _print_token(store.create_token(info.name, "default"))
+        scopes = tuple(Scope) if info.is_admin else DEFAULT_SCOPES
+        _print_token(store.create_token(info.name, "default", scopes=scopes))
     return 0
 
 
