@@ -188,6 +188,43 @@ def test_anonymous_callers_see_public_models_only(open_server: str, tokens: Toke
     assert httpx.get(f"{open_server}/api/ps", headers=_bearer(tokens.root)).status_code == 200
 
 
+def test_bad_input_on_account_routes(strict: str, open_server: str, tokens: Tokens) -> None:
+    settings = f"{strict}/api/models/{SECRET}/settings"
+    alice, root = _bearer(tokens.alice), _bearer(tokens.root)
+    cases = [
+        (httpx.put(settings, content=b"{nope", headers=alice), 422, "validation"),
+        (httpx.put(settings, json=["private"], headers=alice), 422, "validation"),
+        (httpx.put(settings, json={"visibility": "protected"}, headers=alice), 422, "validation"),
+        (httpx.put(settings, json={"owner": "bob"}, headers=alice), 403, "forbidden"),
+        (httpx.put(settings, json={"owner": "ghost"}, headers=root), 404, "account_not_found"),
+        (httpx.put(f"{strict}/api/models/te st/x/settings", json={}, headers=alice), 400, "invalid_model_id"),
+        (httpx.get(f"{strict}/api/usage", params={"start": "yesterday"}, headers=alice), 422, "validation"),
+        (httpx.get(f"{strict}/api/usage", params={"interval": "5s"}, headers=alice), 422, "validation"),
+        (
+            httpx.get(
+                f"{strict}/api/usage", params={"start": "2030-01-02", "end": "2030-01-01"}, headers=alice
+            ),
+            422,
+            "validation",
+        ),
+        (httpx.get(f"{strict}/api/usage", params={"token": "abc"}, headers=alice), 422, "validation"),
+        (httpx.get(f"{strict}/api/usage", params={"token": "999999"}, headers=alice), 403, "forbidden"),
+        (httpx.get(f"{strict}/api/usage", params={"user": "ghost"}, headers=root), 404, "account_not_found"),
+        (httpx.get(f"{strict}/api/usage", params={"model": "../x"}, headers=alice), 400, "invalid_model_id"),
+        (httpx.get(f"{open_server}/api/usage"), 401, "unauthorized"),
+        (httpx.get(f"{open_server}/api/whoami-v2"), 401, "unauthorized"),
+        (httpx.post(f"{strict}/api/models/{PUBLIC}/load", headers=alice), 403, "forbidden"),
+    ]
+    for response, status, error_type in cases:
+        assert response.status_code == status, (response.request.url, response.text)
+        body = response.json()
+        assert body["error_type"] == error_type and body["error"], body
+    typo = httpx.get(
+        f"{open_server}/v1/models", headers=_bearer("hs_typo")
+    )  # a mistyped token is no anonymous
+    assert typo.status_code == 401 and typo.json()["error"]["code"] == "unauthorized"  # OpenAI's shape
+
+
 def test_whoami_and_repo_settings_through_hfapi(strict: str, tokens: Tokens) -> None:
     me = HfApi(endpoint=strict, token=tokens.alice).whoami()
     assert me["type"] == "user" and me["name"] == "alice"
@@ -329,6 +366,11 @@ def test_first_start_prints_an_admin_token_once(tmp_path: Path) -> None:
         printed = [w for w in (tmp_path / f"server-{port}.log").read_text().split() if w.startswith("hs_")]
         assert len(printed) == 1
         assert httpx.get(f"{url}/api/ps", headers=_bearer(printed[0])).status_code == 200
+    store = AccountStore(make_engine(default_url(tmp_path)))
+    [bootstrap] = store.list_tokens("admin")
+    assert bootstrap.scopes == tuple(s.value for s in Scope)
+    assert bootstrap.last_used_at is not None  # written by the gateway at the latest when it stops
+    store.engine.dispose()
     with running_server(tmp_path) as (url, _):
         port = url.rsplit(":", 1)[1]
         assert "hs_" not in (tmp_path / f"server-{port}.log").read_text()

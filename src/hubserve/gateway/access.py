@@ -18,7 +18,7 @@ from datetime import datetime
 from hubserve.accounts.principal import Principal, Scope, anonymous
 from hubserve.accounts.ratelimit import RateLimiter, Tier
 from hubserve.accounts.store import AccountStore, now_utc
-from hubserve.accounts.tokens import looks_like_token
+from hubserve.accounts.tokens import PREFIX
 from hubserve.errors import Forbidden, ModelNotFound, RateLimited, Unauthorized
 from hubserve.gateway.metering import Meter
 from hubserve.hub.manifest import Manifest
@@ -54,6 +54,7 @@ class AccessControl:
         self._principals: dict[str, tuple[float, Principal | str]] = {}
         self._access: dict[str, tuple[str | None, bool]] = {}
         self._access_at = float("-inf")
+        self._access_lock = asyncio.Lock()
         self._last_used: dict[int, datetime] = {}
         self._toucher: asyncio.Task[None] | None = None
         self._warned_tiers: set[str] = set()
@@ -76,7 +77,7 @@ class AccessControl:
     async def authenticate(self, authorization: str | None, address: str) -> Principal:
         """The caller behind an Authorization header; Unauthorized when it names nobody valid."""
         token = _bearer(authorization)
-        if token is None or (self.allow_anonymous and not looks_like_token(token)):
+        if token is None or (self.allow_anonymous and not token.startswith(PREFIX)):
             # With anonymous use on, a foreign token (an hf_ token, openai's placeholder) counts as none.
             if not self.allow_anonymous:
                 raise Unauthorized(
@@ -112,8 +113,10 @@ class AccessControl:
     async def visible(self, principal: Principal, model: str) -> bool:
         """Whether ``model`` exists for this caller: public, or private and theirs (or their org's)."""
         if self._clock() - self._access_at >= self._cache_s:
-            self._access = await asyncio.to_thread(self.accounts.model_access)
-            self._access_at = self._clock()
+            async with self._access_lock:  # one reload at a time; nobody checks against a stale table
+                if self._clock() - self._access_at >= self._cache_s:
+                    self._access = await asyncio.to_thread(self.accounts.model_access)
+                    self._access_at = self._clock()
         entry = self._access.get(model)
         return entry is None or not entry[1] or principal.sees_private(entry[0])
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,61 +10,21 @@ from typing import Any, TypeVar
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, func, inspect, make_url, select, text, update
+from sqlalchemy import Engine, func, inspect, make_url, select, text, update
 from sqlalchemy.orm import Session
 
 from hubserve.accounts import store as store_module
 from hubserve.accounts import tokens
-from hubserve.accounts.database import default_url, make_engine, migrate
+from hubserve.accounts.database import make_engine, migrate
 from hubserve.accounts.principal import DEFAULT_SCOPES, Principal, Scope, anonymous
 from hubserve.accounts.schema import Account, Base, Membership, Token
 from hubserve.accounts.store import AccountStore, CreatedToken
 from hubserve.errors import AccountExists, AccountNotFound, BadRequest, Unauthorized
 
-PG_ENV = "HUBSERVE_TEST_POSTGRES_URL"
 T = TypeVar("T")
 
 
 # ---- fixtures: every database test runs on a SQLite file and on a fresh PostgreSQL schema ----------------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty, not yet migrated database: a SQLite file path, or a new schema dropped afterwards."""
-    if backend == "sqlite":
-        yield default_url(tmp_path)
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.fail(
-            f"{PG_ENV} is not set: point it at a PostgreSQL database, e.g. "
-            f"{PG_ENV}=postgresql+psycopg://hubserve:hubserve@127.0.0.1:5432/hubserve_test "
-            "(or deselect with -k sqlite)"
-        )
-    schema = f"accounts_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-@pytest.fixture
-def db_url(fresh_url: str) -> str:
-    engine = make_engine(fresh_url)
-    migrate(engine)
-    engine.dispose()
-    return fresh_url
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.schema import UsageRecord
 from hubserve.accounts.usage import UsageEvent, UsageRecorder, query_usage
 from hubserve.errors import ValidationFailed
 
-PG_ENV = "HUBSERVE_TEST_POSTGRES_URL"
 HOUR_MS = 3_600_000
 BASE = 472_222 * HOUR_MS  # 2023-11-14T22:00:00Z, a multiple of 2 h as well
 
@@ -41,40 +39,6 @@ def event(at_ms: int = BASE, request_id: str | None = None, **fields: Any) -> Us
         "cache_hit": False,
     }
     return UsageEvent(**(values | fields))
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty accounts database: a SQLite file, or a fresh schema on the PostgreSQL server."""
-    if request.param == "sqlite":
-        url = default_url(tmp_path)
-        engine = make_engine(url)
-        migrate(engine)
-        engine.dispose()
-        yield url
-        return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.fail(
-            f"{PG_ENV} is not set: point it at a PostgreSQL database, e.g. "
-            f"{PG_ENV}=postgresql+psycopg://hubserve:hubserve@127.0.0.1:5432/hubserve_test "
-            "(or deselect with -k sqlite)"
-        )
-    schema = f"usage_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture
