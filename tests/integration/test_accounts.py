@@ -26,7 +26,7 @@ from hubserve.hub.importers import import_folder
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
-from tests.conftest import running_server
+from tests.conftest import free_port, running_server
 
 TIERS = "anonymous=none;free=1000/1h;hourly3=3/1h;burst=2/2s;c150=150/1h;unlimited=none"
 SECRET = "alice/secret-cls"
@@ -46,6 +46,7 @@ class Tokens:
     dave: str
     erin: str
     revoked: str
+    frank: str
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -59,6 +60,8 @@ def _populate(store: AccountStore) -> Tokens:
     store.create_account("erin", tier="c150")
     store.create_account("acme", kind="org")
     store.add_member("acme", "alice", "write")
+    store.create_account("frank")
+    store.add_member("acme", "frank", "read")
     store.set_model_access(SECRET, owner="alice", private=True)
     store.set_model_access(TEAM, owner="acme", private=True)
     revoked = store.create_token("bob", "old")
@@ -71,6 +74,7 @@ def _populate(store: AccountStore) -> Tokens:
         dave=store.create_token("dave", "laptop").token,
         erin=store.create_token("erin", "load").token,
         revoked=revoked.token,
+        frank=store.create_token("frank", "laptop", scopes=(Scope.READ, Scope.INFERENCE, Scope.WRITE)).token,
     )
 
 
@@ -240,6 +244,34 @@ def test_whoami_and_repo_settings_through_hfapi(strict: str, tokens: Tokens) -> 
     finally:
         HfApi(endpoint=strict, token=tokens.alice).update_repo_settings(SECRET, private=True)
     assert httpx.get(f"{strict}/api/models/{SECRET}", headers=_bearer(tokens.bob)).status_code == 404
+
+
+def test_org_members_see_org_models_but_only_writers_change_them(strict: str, tokens: Tokens) -> None:
+    assert set(_classify(strict, TEAM, tokens.frank)) == {"POSITIVE", "NEGATIVE"}  # a reader of acme
+    with pytest.raises(HfHubHTTPError) as caught:
+        HfApi(endpoint=strict, token=tokens.frank).update_repo_settings(TEAM, private=False)
+    assert caught.value.response.status_code == 403
+    assert "write or admin role" in caught.value.response.json()["error"]
+    HfApi(endpoint=strict, token=tokens.alice).update_repo_settings(TEAM, private=True)  # alice writes acme
+
+
+def test_redis_down_fails_closed_with_503(home: Path, tokens: Tokens) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    env = {
+        "HUBSERVE_REDIS_URL": dead,
+        "HUBSERVE_RATE_LIMIT_TIERS": TIERS,
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "120",
+    }
+    with running_server(home, **env) as (url, _):
+        r = httpx.post(
+            f"{url}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer(tokens.alice), timeout=30
+        )
+        assert r.status_code == 503 and r.json()["error_type"] == "rate_limit_unavailable"
+        assert "retry-after" in r.headers and dead not in r.text
+        unlimited = httpx.post(
+            f"{url}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer(tokens.root), timeout=120
+        )
+        assert unlimited.status_code == 200  # a tier without windows needs no counter
 
 
 def test_rate_limit_message_in_huggingface_hub(strict: str, tokens: Tokens) -> None:

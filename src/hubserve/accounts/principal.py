@@ -43,6 +43,7 @@ class Principal:
     tier: str = "anonymous"
     is_admin: bool = False
     orgs: frozenset[str] = field(default_factory=frozenset)
+    managed_orgs: frozenset[str] = field(default_factory=frozenset)  # orgs where the role is write or admin
     client: str = "anonymous"  # the rate-limit and usage key: "token:<id>" or "ip:<address>"
 
     @property
@@ -54,6 +55,10 @@ class Principal:
         """Whether this caller's token grants ``scope``."""
         admin = Scope.ADMIN in self.scopes and self.is_admin  # a demoted admin's token keeps only the rest
         return admin or (scope is not Scope.ADMIN and scope in self.scopes)
+
+    def manages(self, owner: str) -> bool:
+        """Whether this caller may change models owned by ``owner``: it is theirs, or an org they write to."""
+        return owner == self.name or owner in self.managed_orgs
 
     def sees_private(self, owner: str | None) -> bool:
         """Whether a private model owned by ``owner`` is visible to this caller."""

@@ -234,8 +234,8 @@ class AccountStore:
                 raise Unauthorized(f"Token {tokens.shown(selector)} expired at {_iso(row.expires_at)}")
             owner = session.get(Account, row.account_id)
             assert owner is not None
-            orgs = session.scalars(
-                select(Account.name)
+            orgs = session.execute(
+                select(Account.name, Membership.role)
                 .join(Membership, Membership.org_id == Account.id)
                 .where(Membership.user_id == owner.id)
             ).all()
@@ -246,7 +246,8 @@ class AccountStore:
                 scopes=frozenset(Scope(s) for s in row.scopes.split(",") if s),
                 tier=owner.tier,
                 is_admin=owner.is_admin,
-                orgs=frozenset(orgs),
+                orgs=frozenset(org for org, _ in orgs),
+                managed_orgs=frozenset(org for org, role in orgs if role in ("write", "admin")),
                 client=client or f"token:{row.id}",
             )
 

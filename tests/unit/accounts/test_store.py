@@ -307,6 +307,7 @@ def test_authenticate_valid(people: AccountStore) -> None:
         tier="free",
         is_admin=False,
         orgs=frozenset({"acme"}),
+        managed_orgs=frozenset({"acme"}),  # alice writes to acme
         client=f"token:{created.info.id}",
     )
     assert not principal.anonymous
@@ -695,3 +696,13 @@ def test_migration_matches_the_orm_detects_drift(engine: Engine) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), drifted)
     assert [d[0] for d in diff] == ["add_column"]
     assert diff[0][3].name == "note"
+
+
+def test_only_write_and_admin_members_manage_an_orgs_models(people: AccountStore) -> None:
+    alice = people.authenticate(people.create_token("alice", "t").token)
+    bob = people.authenticate(people.create_token("bob", "t").token)
+    assert alice.orgs == bob.orgs == frozenset({"acme"})
+    assert alice.manages("acme") and alice.manages("alice")
+    assert not bob.manages("acme") and bob.manages("bob") and not bob.manages("alice")
+    people.add_member("acme", "bob", "admin")
+    assert people.authenticate(people.create_token("bob", "t2").token).manages("acme")

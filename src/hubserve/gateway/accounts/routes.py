@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
-from hubserve.accounts.principal import Principal, Scope
+from hubserve.accounts.principal import Scope
 from hubserve.accounts.usage import query_usage
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
@@ -96,9 +96,12 @@ async def model_settings(
     body = parse_model(RepoSettings, await _json(request), where="body")
     assert isinstance(body, RepoSettings)
     owner, _ = services.access.access_of(str(model_id))
-    allowed = principal.can(Scope.ADMIN) or (owner is not None and _owns(principal, owner))
+    allowed = principal.can(Scope.ADMIN) or (owner is not None and principal.manages(owner))
     if not allowed:
-        raise Forbidden(f"Only the owner of {model_id} or an administrator can change its settings")
+        raise Forbidden(
+            f"Only the owner of {model_id} (for an organisation: a member with the write or admin role) "
+            "or an administrator can change its settings"
+        )
     if body.owner is not None and not principal.can(Scope.ADMIN):
         raise Forbidden("Only an administrator can give a model to another owner")
     await asyncio.to_thread(
@@ -107,10 +110,6 @@ async def model_settings(
     services.access.forget_visibility()
     access = (await asyncio.to_thread(services.accounts.model_access)).get(str(model_id), (None, False))
     return {"id": str(model_id), "owner": access[0], "private": access[1]}
-
-
-def _owns(principal: Principal, owner: str) -> bool:
-    return owner == principal.name or owner in principal.orgs
 
 
 async def _json(request: Request) -> dict[str, Any]:
