@@ -204,6 +204,9 @@ def test_bad_input_on_account_routes(strict: str, open_server: str, tokens: Toke
         (httpx.put(f"{strict}/api/models/te st/x/settings", json={}, headers=alice), 400, "invalid_model_id"),
         (httpx.get(f"{strict}/api/usage", params={"start": "yesterday"}, headers=alice), 422, "validation"),
         (httpx.get(f"{strict}/api/usage", params={"interval": "5s"}, headers=alice), 422, "validation"),
+        (httpx.get(f"{strict}/api/usage", params={"interval": "inf"}, headers=alice), 422, "validation"),
+        (httpx.get(f"{strict}/api/usage", params={"start": "inf"}, headers=alice), 422, "validation"),
+        (httpx.get(f"{strict}/api/usage", params={"end": "nan"}, headers=alice), 422, "validation"),
         (
             httpx.get(
                 f"{strict}/api/usage", params={"start": "2030-01-02", "end": "2030-01-01"}, headers=alice
@@ -376,6 +379,8 @@ def test_cli_tables(home: Path, strict: str, tokens: Tokens) -> None:
         [*cli, "user", "create", "zed", "--tier", "gold"], capture_output=True, text=True
     )
     assert bad_tier.returncode == 2 and "Unknown tier 'gold'" in bad_tier.stderr
+    bad_since = subprocess.run([*cli, "usage", "--since", "lately"], capture_output=True, text=True, env=env)
+    assert bad_since.returncode == 2 and "'lately' is not a duration" in bad_since.stderr
 
 
 def test_tokens_never_reach_the_log_or_the_database_in_clear(home: Path, strict: str, tokens: Tokens) -> None:

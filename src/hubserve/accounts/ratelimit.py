@@ -12,9 +12,9 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from hubserve.durations import UNITS
 from hubserve.errors import HubserveError
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _WINDOW_RE = re.compile(r"(\d+)/(\d*)([smhd]?)")
 _EXPIRY_GRACE_S = 5  # keeps a Redis window alive a little past its end, for gateways whose clocks lag
 
@@ -67,7 +67,7 @@ def parse_tiers(spec: str) -> dict[str, Tier]:
                 m = _WINDOW_RE.fullmatch(item)
                 if m is None or not (m[2] or m[3]):
                     raise ValueError(f"rate-limit tier {name!r}: bad window {item!r} (want e.g. 30/1m)")
-                limit, seconds = int(m[1]), int(m[2] or "1") * _UNITS[m[3] or "s"]
+                limit, seconds = int(m[1]), int(m[2] or "1") * UNITS[m[3] or "s"]
                 if limit < 1 or seconds < 1:
                     raise ValueError(f"rate-limit tier {name!r}: window {item!r} needs limit and length >= 1")
                 if any(w.seconds == seconds for w in windows):

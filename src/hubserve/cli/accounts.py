@@ -17,11 +17,10 @@ from hubserve.accounts.ratelimit import parse_tiers
 from hubserve.accounts.store import AccountStore, CreatedToken
 from hubserve.accounts.usage import query_usage
 from hubserve.config import Settings
+from hubserve.durations import parse_duration_s
 from hubserve.errors import BadRequest
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
-
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def account_store(settings: Settings) -> AccountStore:
@@ -151,7 +150,7 @@ def _org_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token_create(args: argparse.Namespace, settings: Settings) -> int:
-    expires = timedelta(seconds=parse_duration_s(args.expires_in)) if args.expires_in else None
+    expires = timedelta(seconds=_duration_s(args.expires_in)) if args.expires_in else None
     created = account_store(settings).create_token(
         args.user, args.name, scopes=parse_scopes(args.scopes), expires_in=expires
     )
@@ -213,9 +212,9 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
         account_id=store.get_account(args.user).id if args.user else None,
         token_id=args.token,
         model=str(ModelId.parse(args.model)) if args.model else None,
-        start_ms=end_ms - parse_duration_s(args.since) * 1000,
+        start_ms=end_ms - _duration_s(args.since) * 1000,
         end_ms=end_ms,
-        interval_s=parse_duration_s(args.interval),
+        interval_s=_duration_s(args.interval),
     )
     columns = (
         "requests",
@@ -240,15 +239,8 @@ def _usage(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def parse_duration_s(text: str) -> int:
-    """'90m', '24h', '7d' or plain seconds, as whole seconds."""
-    raw = text.strip().lower()
-    unit = _UNITS.get(raw[-1:], 1)
-    number = raw[:-1] if raw[-1:] in _UNITS or raw.endswith("s") else raw
+def _duration_s(text: str) -> int:
     try:
-        seconds = float(number) * unit
-    except ValueError:
-        raise BadRequest(f"{text!r} is not a duration; use e.g. 90m, 24h, 7d") from None
-    if seconds <= 0:
-        raise BadRequest(f"A duration must be positive, got {text!r}")
-    return round(seconds)
+        return parse_duration_s(text)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hubserve.accounts.principal import Scope
 from hubserve.accounts.usage import query_usage
+from hubserve.durations import parse_duration_s
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
 from hubserve.gateway.state import Services, services_dependency
@@ -19,7 +21,6 @@ from hubserve.tasks.base import parse_model
 
 router = APIRouter()
 ServicesDep = Annotated[Services, Depends(services_dependency)]
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @router.get("/api/whoami-v2")
@@ -129,31 +130,23 @@ def _epoch_ms(text: str | None, name: str) -> int | None:
     if text is None:
         return None
     try:
-        return round(float(text) * 1000)
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            seconds = math.nan
+        else:
+            seconds = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
+    if not math.isfinite(seconds):
         raise ValidationFailed(
             f"{name} must be ISO-8601 (2026-11-25T10:00:00Z) or epoch seconds, got {text!r}", param=name
-        ) from None
-    if when.tzinfo is None:
-        from datetime import UTC
-
-        when = when.replace(tzinfo=UTC)
-    return round(when.timestamp() * 1000)
+        )
+    return round(seconds * 1000)
 
 
 def _interval_s(text: str) -> int:
-    raw = text.strip().lower()
-    unit = _UNITS.get(raw[-1:], 0)
-    number = raw[:-1] if unit else raw
     try:
-        value = float(number) * (unit or 1)
-    except ValueError:
-        raise ValidationFailed(
-            f"interval must be seconds or a number with s, m, h or d (e.g. 1h), got {text!r}",
-            param="interval",
-        ) from None
-    return round(value)
+        return parse_duration_s(text)
+    except ValueError as exc:
+        raise ValidationFailed(f"interval: {exc}", param="interval") from None
