@@ -18,6 +18,7 @@ from hubserve.errors import ModelNotFound, TaskNotSupported
 from hubserve.gateway.cold_start import ServeOptions
 from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
+from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
 from hubserve.scheduler.runner import Runner
@@ -77,15 +78,16 @@ async def _counted(
 async def serve_generation(
     request: Request,
     services: Services,
-    model_id: ModelId,
+    manifest: Manifest,
     options: ServeOptions,
     handler: Callable[[Generator], Awaitable[Response]],
 ) -> Response:
     """Lease the model's runner and hold the lease until the response, streamed or not, is complete.
 
-    The route has admitted the call already (``AccessControl.admit``), so the model exists for the caller.
+    ``manifest`` is what ``AccessControl.admit`` answered: the call is admitted and the model exists for
+    the caller.
     """
-    manifest = services.store.get(model_id)
+    model_id = ModelId.parse(manifest.id)
     if manifest.pipeline_tag not in GENERATION_TASKS:
         raise TaskNotSupported(
             f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"

@@ -15,6 +15,7 @@ from hubserve.accounts.usage import query_usage
 from hubserve.durations import parse_duration_s
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
+from hubserve.gateway.json_body import parse_json
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.names import ModelId
 from hubserve.tasks.base import parse_model
@@ -114,12 +115,7 @@ async def model_settings(
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    import orjson
-
-    try:
-        data = orjson.loads(await request.body() or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
+    data = parse_json(await request.body() or b"{}")
     if not isinstance(data, dict):
         raise ValidationFailed("Request body must be a JSON object")
     return data

@@ -6,7 +6,6 @@ import re
 import time
 from typing import Any
 
-import orjson
 from fastapi import Request
 from fastapi.responses import ORJSONResponse, Response
 
@@ -14,10 +13,12 @@ from hubserve.accounts.principal import Principal
 from hubserve.errors import ValidationFailed
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, serve_generation
+from hubserve.gateway.json_body import parse_json
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
+from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 from hubserve.tasks.base import CallContext, Envelope, parse_model
 from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
@@ -38,10 +39,7 @@ async def read_json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
-    try:
-        data = orjson.loads(raw)
-    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
+    data = parse_json(raw)
     if not isinstance(data, dict) or "inputs" not in data:
         raise ValidationFailed('Request body must be a JSON object with an "inputs" field', param="inputs")
     return data
@@ -57,7 +55,7 @@ async def infer(
     manifest = await services.access.admit(meter, principal, model_id, task=task_name, route="hf")
     data = await read_json_body(request)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
-        return await _generate(request, services, model_id, data)
+        return await _generate(request, services, manifest, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
@@ -94,7 +92,7 @@ async def infer(
 
 
 async def _generate(
-    request: Request, services: Services, model_id: ModelId, data: dict[str, Any]
+    request: Request, services: Services, manifest: Manifest, data: dict[str, Any]
 ) -> Response:
     body = parse_model(GenerateRequest, data, where="body")
     assert isinstance(body, GenerateRequest)
@@ -104,7 +102,7 @@ async def _generate(
         # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
         return await generate(generator, body, full_text_default=True, as_list=True)
 
-    return await serve_generation(request, services, model_id, options, handler)
+    return await serve_generation(request, services, manifest, options, handler)
 
 
 def _input_items(inputs: Any) -> int:

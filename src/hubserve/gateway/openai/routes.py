@@ -46,9 +46,11 @@ async def _chat(
         return await chat(generator, body)
 
     model = bound_model(services, body.model, url_model)
-    await services.access.admit(meter_of(request), principal, model, task="chat-completion", route="openai")
+    manifest = await services.access.admit(
+        meter_of(request), principal, model, task="chat-completion", route="openai"
+    )
     return await serve_generation(
-        request, services, model, _options(request, services, body.keep_alive), handler
+        request, services, manifest, _options(request, services, body.keep_alive), handler
     )
 
 
@@ -79,9 +81,11 @@ async def text_completions(request: Request, principal: Inferrer, services: Serv
         return await completions(generator, body)
 
     model = bound_model(services, body.model, None)
-    await services.access.admit(meter_of(request), principal, model, task="text-generation", route="openai")
+    manifest = await services.access.admit(
+        meter_of(request), principal, model, task="text-generation", route="openai"
+    )
     return await serve_generation(
-        request, services, model, _options(request, services, body.keep_alive), handler
+        request, services, manifest, _options(request, services, body.keep_alive), handler
     )
 
 

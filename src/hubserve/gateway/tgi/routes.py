@@ -27,7 +27,9 @@ async def _serve(
     from hubserve.gateway.hf.service import read_json_body
 
     model_id = bound_model(services, None, model)
-    await services.access.admit(meter_of(request), principal, model_id, task="text-generation", route="tgi")
+    manifest = await services.access.admit(
+        meter_of(request), principal, model_id, task="text-generation", route="tgi"
+    )
     body = parse_model(GenerateRequest, await read_json_body(request), where="body")
     assert isinstance(body, GenerateRequest)
     body.stream = stream
@@ -36,7 +38,7 @@ async def _serve(
     async def handler(generator: Generator) -> Response:
         return await generate(generator, body, full_text_default=False, as_list=False)
 
-    return await serve_generation(request, services, model_id, options, handler)
+    return await serve_generation(request, services, manifest, options, handler)
 
 
 @router.post("/generate")
