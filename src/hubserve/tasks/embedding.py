@@ -14,7 +14,9 @@ from hubserve.errors import UnknownOption
 from hubserve.runtimes.base import Array, LoadedEncoder
 from hubserve.tasks.base import tokenize
 
-SUB_BATCH = 32  # measured: ONNX MiniLM on 2 cores peaks near 32 sentences per forward
+# Most inputs per forward. Measured on MiniLM, 2 cores, sentences of 6-20 words: equal sorted chunks of
+# at most 24 embed a batch of 32 8% faster than one forward of 32, as each chunk pads to a nearer length.
+SUB_BATCH = 24
 
 
 @dataclass(frozen=True)
@@ -148,14 +150,16 @@ def embed(
 ) -> Array:
     """Embed texts: prompt → tokens → encoder → pooling → optional L2 norm, in length-sorted sub-batches.
 
-    Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts.
+    Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts;
+    the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1.
     """
     config = embedding_config(model)
     prompted = apply_prompt(config, texts, prompt_name)
     order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
     vectors = np.empty((len(prompted), 0), dtype=np.float32)
-    for start in range(0, len(order), SUB_BATCH):
-        rows = order[start : start + SUB_BATCH]
+    chunks = -(-len(order) // SUB_BATCH)
+    for part in range(chunks):
+        rows = order[part * len(order) // chunks : (part + 1) * len(order) // chunks]
         encoding = tokenize(model, [prompted[i] for i in rows], truncate=truncate)
         states = model.forward(encoding)["last_hidden_state"]
         pooled = pool(states, np.asarray(encoding["attention_mask"]), config.pooling).astype(np.float32)

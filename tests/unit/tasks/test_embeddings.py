@@ -111,3 +111,24 @@ def test_many_inputs_keep_their_order(hub) -> None:
     batch = np.asarray(run_task(hub, MODEL, "feature-extraction", texts))
     singles = np.asarray([run_task(hub, MODEL, "feature-extraction", t)[0] for t in texts])
     np.testing.assert_allclose(batch, singles, atol=1e-5)
+
+
+def test_sorted_inputs_go_in_equal_chunks(hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubserve.tasks.embedding import SUB_BATCH, embed
+    from tests.unit.tasks.helpers import encoder
+
+    model = encoder(hub, MODEL, "base")
+    sizes: list[int] = []
+    lengths: list[list[int]] = []
+    forward = model.forward
+
+    def counting(encoding):  # type: ignore[no-untyped-def]
+        sizes.append(int(encoding["input_ids"].shape[0]))
+        lengths.append([int(n) for n in np.asarray(encoding["attention_mask"]).sum(axis=1)])
+        return forward(encoding)
+
+    monkeypatch.setattr(model, "forward", counting)
+    texts = [("pizza " * (i % 9 + 1)).strip() for i in range(SUB_BATCH + 1)]
+    embed(model, texts, truncate=False)
+    assert sizes == [(SUB_BATCH + 1) // 2, (SUB_BATCH + 2) // 2]
+    assert max(lengths[0]) <= min(lengths[1]), "the shorter texts share the first forward"
