@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hubserve import __version__
+from hubserve import __version__, heap
 from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.ratelimit import make_rate_limiter, parse_tiers
 from hubserve.accounts.store import AccountStore
@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
             await scheduler.load(ModelId.parse(model), pin=True, wait=False)
+        heap.settle(collect=True)
         try:
             yield
         finally:
@@ -80,11 +81,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    # Routes match in this order; the HF inference routes, the busiest, go first.
+    app.include_router(hf_router)
     app.include_router(admin_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
-    app.include_router(hf_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MeteringMiddleware)
     return app

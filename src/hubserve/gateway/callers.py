@@ -23,11 +23,16 @@ async def caller(request: Request) -> Principal:
     return principal
 
 
+async def authorize(request: Request, scope: Scope) -> Principal:
+    """The caller, if their token grants ``scope``; for routes too busy for a dependency (see hf.routes)."""
+    principal = await caller(request)
+    AccessControl.require(principal, scope)
+    return principal
+
+
 def _requiring(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
-        principal = await caller(request)
-        AccessControl.require(principal, scope)
-        return principal
+        return await authorize(request, scope)
 
     return dependency
 

@@ -36,7 +36,7 @@ class HubStore:
         self._models = root / "models"
         self._staging = root / ".staging"
         self._cache = root / "cache"
-        self._parsed: dict[Path, tuple[tuple[int, int], Manifest]] = {}
+        self._parsed: dict[ModelId, tuple[str, tuple[int, int], Manifest]] = {}
         for folder in (self._models, self._staging, self._cache):
             folder.mkdir(parents=True, exist_ok=True)
         self._sweep_stale_staging()
@@ -58,17 +58,19 @@ class HubStore:
         Parsed manifests are kept per file identity (inode, mtime): every request reads one, and a repo
         replaced on disk (import --replace, rm) gets a new manifest file.
         """
-        path = self._repo_dir(model_id) / MANIFEST_NAME
+        cached = self._parsed.get(model_id)
+        # A plain string path and os.stat: building the Path on each call cost more than the stat.
+        path = cached[0] if cached is not None else str(self._repo_dir(model_id) / MANIFEST_NAME)
         try:
-            stat = path.stat()
+            stat = os.stat(path)
             key = (stat.st_ino, stat.st_mtime_ns)
-            cached = self._parsed.get(path)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            manifest = Manifest.model_validate_json(path.read_text())
+            if cached is not None and cached[1] == key:
+                return cached[2]
+            with open(path, encoding="utf-8") as handle:
+                manifest = Manifest.model_validate_json(handle.read())
         except FileNotFoundError:
             raise ModelNotFound(f"Model {model_id} does not exist") from None
-        self._parsed[path] = (key, manifest)
+        self._parsed[model_id] = (path, key, manifest)
         return manifest
 
     def files_dir(self, model_id: ModelId) -> Path:

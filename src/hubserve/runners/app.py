@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, ORJSONResponse, StreamingResponse
 
+from hubserve import heap
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
 from hubserve.hub.names import ModelId
@@ -67,6 +68,7 @@ def create_runner_app(settings: Settings) -> FastAPI:
     @app.post("/load")
     async def load(call: LoadCall, request: Request) -> dict[str, Any]:
         seconds = await host(request).load(ModelId.parse(call.model_id))
+        heap.settle(collect=False)  # the model stays as long as the process: a full pass would delay it
         return {"load_s": seconds, "one_time_s": host(request).one_time_s, **host(request).info()}
 
     @app.get("/info")
