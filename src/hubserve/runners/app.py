@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import numpy as np
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from hubserve import heap
 from hubserve.config import Settings
@@ -17,10 +19,12 @@ from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.runners.model_host import ModelHost
 from hubserve.runners.wire import (
+    ARRAY_MEDIA_TYPE,
     EncodeCall,
     GenerateCall,
     LoadCall,
     TokenizeCall,
+    array_to_wire,
     error_to_data,
     event_to_line,
     params_from_wire,
@@ -76,10 +80,14 @@ def create_runner_app(settings: Settings) -> FastAPI:
         return host(request).info()
 
     @app.post("/encode")
-    async def encode(call: EncodeCall, request: Request) -> ORJSONResponse:
+    async def encode(call: EncodeCall, request: Request) -> Response:
         version = tuple(call.hf_hub_version) if call.hf_hub_version else None
         ctx = CallContext(hf_hub_version=version, max_batch_inputs=call.max_batch_inputs)
-        return ORJSONResponse(await host(request).encode(call.task, call.envelope, ctx))
+        result = await host(request).encode(call.task, call.envelope, ctx)
+        if isinstance(result, np.ndarray):
+            content, headers = array_to_wire(result)
+            return Response(content, media_type=ARRAY_MEDIA_TYPE, headers=headers)
+        return Response(orjson.dumps(result), media_type="application/json")
 
     @app.post("/tokenize")
     async def tokenize(call: TokenizeCall, request: Request) -> dict[str, Any]:

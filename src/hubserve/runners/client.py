@@ -12,9 +12,18 @@ import orjson
 
 from hubserve.errors import HubserveError, RunnerCrashed
 from hubserve.runners.process import RunnerProcess
-from hubserve.runners.wire import error_from_data, event_from_data, params_to_wire
+from hubserve.runners.wire import (
+    ARRAY_MEDIA_TYPE,
+    SHAPE_HEADER,
+    array_from_wire,
+    error_from_data,
+    event_from_data,
+    params_to_wire,
+)
 from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
 from hubserve.tasks.base import CallContext
+
+_JSON = {"content-type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,10 @@ class RunnerClient:
             "hf_hub_version": list(ctx.hf_hub_version) if ctx.hf_hub_version else None,
             "max_batch_inputs": ctx.max_batch_inputs,
         }
-        return await self._post("/encode", body)
+        response = await self._send("/encode", body)
+        if response.headers.get("content-type") == ARRAY_MEDIA_TYPE:
+            return array_from_wire(response.content, response.headers.get(SHAPE_HEADER, ""))
+        return _json_or_error(response)
 
     async def tokenize(self, text: str, *, add_special: bool) -> tuple[list[int], list[str]]:
         """Token ids of ``text`` and each token's text."""
@@ -107,16 +119,22 @@ class RunnerClient:
         self.process.kill()
 
     async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        return _json_or_error(await self._send(path, body))
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
         try:
-            response = await self._http.post(path, json=body)
+            return await self._http.post(path, content=orjson.dumps(body), headers=_JSON)
         except httpx.TransportError as exc:
             raise self._crashed(exc) from exc
-        data = orjson.loads(response.content)
-        if response.status_code != 200:
-            raise error_from_data(data)
-        return data
 
     def _crashed(self, exc: Exception) -> HubserveError:
         return RunnerCrashed(
             f"The process serving {self.model} stopped while handling the request ({type(exc).__name__})"
         )
+
+
+def _json_or_error(response: httpx.Response) -> Any:
+    data = orjson.loads(response.content)
+    if response.status_code != 200:
+        raise error_from_data(data)
+    return data

@@ -1,4 +1,4 @@
-"""What crosses the socket between gateway and runner: calls, token events, and errors by error_type."""
+"""What crosses the socket between gateway and runner: calls, token events, arrays, errors by error_type."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from hubserve import errors
@@ -43,6 +44,26 @@ class GenerateCall(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: list[int]
     params: dict[str, Any]
+
+
+ARRAY_MEDIA_TYPE = "application/x-hubserve-f32"
+SHAPE_HEADER = "x-shape"
+
+
+def array_to_wire(array: np.ndarray[Any, Any]) -> tuple[bytes, dict[str, str]]:
+    """A float array as little-endian float32 bytes and the header that carries its shape.
+
+    Embeddings travel this way rather than as JSON numbers: a fifth of the bytes, and no text to write
+    in the runner or to parse in the gateway.
+    """
+    data = np.ascontiguousarray(array, dtype="<f4")
+    return data.tobytes(), {SHAPE_HEADER: ",".join(str(n) for n in data.shape)}
+
+
+def array_from_wire(content: bytes, shape: str) -> np.ndarray[Any, Any]:
+    """The inverse of array_to_wire; a read-only float32 array over ``content``."""
+    dims = tuple(int(n) for n in shape.split(",")) if shape else ()
+    return np.frombuffer(content, dtype="<f4").reshape(dims)
 
 
 def params_to_wire(params: SamplingParams) -> dict[str, Any]:

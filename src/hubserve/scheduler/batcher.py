@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from hubserve.errors import HubserveError
 from hubserve.scheduler.runner import Runner
 from hubserve.tasks.base import CallContext
@@ -145,6 +147,8 @@ class EncodeBatcher:
         start = 0
         for item in group:
             mine = results[start : start + len(item.inputs)]
+            if isinstance(mine, np.ndarray):
+                mine = mine.copy()  # a view would keep the whole batch alive in the response cache
             start += len(item.inputs)
             if not item.future.done():
                 item.future.set_result(mine[0] if item.single and unwrap else mine)

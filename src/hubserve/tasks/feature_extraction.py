@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from hubserve.runtimes.base import LoadedEncoder
@@ -53,4 +54,5 @@ class FeatureExtraction(Task[FeatureExtractionParams]):
                 vectors = l2_normalize(vectors)
         if p.encoding_format == "base64":
             return [base64.b64encode(v.astype("<f4").tobytes()).decode() for v in vectors]
-        return vectors.tolist()
+        # The array itself: the runner sends it to the gateway as raw float32, not as JSON numbers.
+        return np.ascontiguousarray(vectors, dtype=np.float32)

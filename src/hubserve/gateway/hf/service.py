@@ -6,8 +6,9 @@ import re
 import time
 from typing import Any
 
+import orjson
 from fastapi import Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from hubserve.accounts.principal import Principal
 from hubserve.errors import ValidationFailed
@@ -88,7 +89,7 @@ async def infer(
     if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
         result = legacy_shape(prepared.inputs, result)
     headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
-    return ORJSONResponse(result, headers=headers)
+    return Response(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY), 200, headers, "application/json")
 
 
 async def _generate(
