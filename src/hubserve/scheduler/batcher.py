@@ -1,9 +1,10 @@
 """EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
 
-Up to two batches per key are in flight: one computing in the runner and the next already on its way,
-so the runner never idles while the gateway answers one batch and gathers the next (the runner still
-computes one batch at a time). Past that, new requests wait and go together as soon as one lands; a
-request that may go at once still waits a few milliseconds for company. Batches are grouped by length
+A runner computes one batch at a time. While it computes, the next batch gathers in the gateway and is
+sent shortly before the runner is expected to finish (the expected time is learned from the batches
+before), so the runner never idles between batches and each batch holds every request that arrived
+meanwhile: batches are as large as the traffic allows. At most two batches per key are in flight. A
+request that finds the runner idle waits a few milliseconds for company. Batches are grouped by length
 and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with a client
 error, its callers are retried one by one, so one bad input fails only its own request.
 """
@@ -11,11 +12,11 @@ error, its callers are retried one by one, so one bad input fails only its own r
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from hubserve.errors import HubserveError
 from hubserve.scheduler.runner import Runner
@@ -45,15 +46,26 @@ class _Item:
 @dataclass
 class _Pending:
     runner: Runner
+    model: str
     task: str
     envelope: dict[str, Any]
     ctx: CallContext
     items: list[_Item] = field(default_factory=list)
+    inputs: int = 0
     timer: asyncio.TimerHandle | None = None
 
 
+@dataclass
+class _Lane:
+    """One key's batches in flight."""
+
+    in_flight: int = 0
+    busy_until: float = 0.0  # loop time at which the runner should be done with what it was sent
+    last_landed: float = 0.0
+
+
 class EncodeBatcher:
-    """Collects compatible calls for ``wait_s`` and runs them together."""
+    """Collects compatible calls and runs them together."""
 
     def __init__(
         self, *, wait_s: float, max_tokens: int, max_inputs: int = 256, max_in_flight: int = 2
@@ -62,9 +74,10 @@ class EncodeBatcher:
         self.max_in_flight = max_in_flight
         self.max_tokens = max_tokens
         self.max_inputs = max_inputs
-        self._pending: dict[str, _Pending] = {}
-        self._in_flight: dict[str, int] = {}
-        self._running: set[asyncio.Task[None]] = set()
+        self._pending: dict[bytes, _Pending] = {}
+        self._lanes: dict[bytes, _Lane] = {}
+        self._pace: dict[str, float] = {}  # model → learned seconds per padded token
+        self._running: set[asyncio.Task[bool]] = set()
         self.calls = 0  # runner calls made, for tests and metrics
 
     async def run(
@@ -76,43 +89,78 @@ class EncodeBatcher:
             self.calls += 1
             return await runner.encode(task, envelope, ctx)
         rest = {k: v for k, v in envelope.items() if k not in ("inputs", "options")}
-        key = json.dumps([model, task, rest], sort_keys=True)
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = self._pending[key] = _Pending(runner, task, rest, ctx)
-            if self._in_flight.get(key, 0) < self.max_in_flight:
-                pending.timer = asyncio.get_running_loop().call_later(self.wait_s, self._flush_soon, key)
-        texts: list[str] = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        key = orjson.dumps([model, task, rest], option=orjson.OPT_SORT_KEYS)
         item = _Item(
-            inputs=texts,
+            inputs=[inputs] if isinstance(inputs, str) else list(inputs or []),
             single=isinstance(inputs, str),
             future=asyncio.get_running_loop().create_future(),
         )
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(runner, model, task, rest, ctx)
+            self._arm(key, pending)
         pending.items.append(item)
-        if sum(len(i.inputs) for i in pending.items) >= self.max_inputs:
-            self._flush_soon(key)
+        pending.inputs += len(item.inputs)
+        if pending.inputs >= self.max_inputs:
+            self._flush(key)
         return await item.future
 
-    def _flush_soon(self, key: str) -> None:
+    def _arm(self, key: bytes, pending: _Pending) -> None:
+        """Set when the pending batch goes: soon if the runner is idle, else just before it frees up."""
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+        lane = self._lanes.get(key)
+        if lane is None or lane.in_flight == 0:
+            delay = self.wait_s
+        elif lane.in_flight < self.max_in_flight:
+            # Send it while the runner still computes, early enough to cover the hop to the runner
+            # and an error in the guess, late enough to take in the requests that arrive meanwhile.
+            remaining = lane.busy_until - asyncio.get_running_loop().time()
+            delay = max(self.wait_s, 0.5 * remaining - self.wait_s)
+        else:
+            return  # a landing batch arms it
+        pending.timer = asyncio.get_running_loop().call_later(delay, self._flush, key)
+
+    def _flush(self, key: bytes) -> None:
         pending = self._pending.pop(key, None)
         if pending is None:
             return
         if pending.timer is not None:
             pending.timer.cancel()
+        lane = self._lanes.setdefault(key, _Lane())
+        pace = self._pace.get(pending.model)
         for group in self._groups(pending.items):
-            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+            now = asyncio.get_running_loop().time()
+            tokens = sum(len(item.inputs) for item in group) * _tokens(group[-1].longest)
+            lane.in_flight += 1
+            if pace is not None:
+                lane.busy_until = max(now, lane.busy_until) + pace * tokens
             task = asyncio.create_task(self._run_group(pending, group, BATCHABLE[pending.task]))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-            task.add_done_callback(lambda _, key=key: self._landed(key))  # type: ignore[misc]
+            task.add_done_callback(
+                lambda done, k=key, m=pending.model, t=now, n=tokens: self._landed(k, m, t, n, done)  # type: ignore[misc]
+            )
 
-    def _landed(self, key: str) -> None:
-        """A batch finished: whatever queued up behind it goes now."""
-        self._in_flight[key] -= 1
-        if self._in_flight[key] == 0:
-            del self._in_flight[key]
-        if self._in_flight.get(key, 0) < self.max_in_flight and key in self._pending:
-            self._flush_soon(key)
+    def _landed(self, key: bytes, model: str, sent_at: float, tokens: int, done: asyncio.Task[bool]) -> None:
+        """A batch finished: learn the runner's pace; whatever gathered behind it goes now or soon."""
+        lane = self._lanes[key]
+        now = asyncio.get_running_loop().time()
+        if not done.cancelled() and done.result():  # failed batches (and their retries) teach nothing
+            # It started computing when it was sent, or when the batch ahead of it landed.
+            per_token = (now - max(sent_at, lane.last_landed)) / max(tokens, 1)
+            pace = self._pace.get(model)
+            self._pace[model] = per_token if pace is None else 0.7 * pace + 0.3 * per_token
+        lane.last_landed = now
+        lane.in_flight -= 1
+        pending = self._pending.get(key)
+        if lane.in_flight == 0:
+            del self._lanes[key]
+            if pending is not None:
+                self._flush(key)  # its requests have waited a whole batch already
+        elif pending is not None:
+            self._arm(key, pending)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
         """Similar lengths together; each group's padded size (inputs × longest) within the token bound."""
@@ -130,7 +178,8 @@ class EncodeBatcher:
             groups.append(current)
         return groups
 
-    async def _run_group(self, pending: _Pending, group: list[_Item], unwrap: bool) -> None:
+    async def _run_group(self, pending: _Pending, group: list[_Item], unwrap: bool) -> bool:
+        """Answer every caller of the group; whether one runner call did it."""
         envelope = {**pending.envelope, "inputs": [x for item in group for x in item.inputs]}
         try:
             self.calls += 1
@@ -138,12 +187,12 @@ class EncodeBatcher:
         except HubserveError as exc:
             if len(group) > 1 and exc.status_code < 500:
                 await asyncio.gather(*(self._run_group(pending, [item], unwrap) for item in group))
-                return
+                return False
             _fail(group, exc)
-            return
+            return False
         except Exception as exc:  # a transport failure reaches every caller of this batch
             _fail(group, exc)
-            return
+            return False
         start = 0
         for item in group:
             mine = results[start : start + len(item.inputs)]
@@ -152,6 +201,7 @@ class EncodeBatcher:
             start += len(item.inputs)
             if not item.future.done():
                 item.future.set_result(mine[0] if item.single and unwrap else mine)
+        return True
 
 
 def _fail(group: list[_Item], exc: BaseException) -> None:

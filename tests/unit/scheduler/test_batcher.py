@@ -1,0 +1,156 @@
+"""EncodeBatcher on a fake runner that computes one batch at a time, at a known pace per padded token."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hubserve.errors import BadRequest
+from hubserve.scheduler.batcher import EncodeBatcher
+from hubserve.tasks.base import CallContext
+
+pytestmark = pytest.mark.anyio
+
+TEXT = "x" * 30  # every text the same length: a batch's padded tokens grow with its size only
+CTX = CallContext()
+
+
+@dataclass
+class Call:
+    inputs: list[str]
+    sent: float
+    started: float = 0.0
+    ended: float = 0.0
+
+
+@dataclass
+class PacedRunner:
+    """Computes one call at a time for ``per_input_s`` each input; answers ``f(text)`` per input."""
+
+    per_input_s: float = 0.01
+    model: str = "test/model"
+    generation: Any = None
+    load_s: float = 0.0
+    calls: list[Call] = field(default_factory=list)
+    fail_with: BaseException | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def encode(self, task: str, envelope: dict[str, Any], ctx: CallContext) -> Any:
+        loop = asyncio.get_running_loop()
+        call = Call(list(envelope["inputs"]), loop.time())
+        self.calls.append(call)
+        async with self._lock:
+            call.started = loop.time()
+            await asyncio.sleep(self.per_input_s * len(call.inputs))
+            call.ended = loop.time()
+        if self.fail_with is not None:
+            raise self.fail_with
+        if "bad" in call.inputs:
+            raise BadRequest("bad input", param="inputs")
+        if task == "feature-extraction":
+            return np.asarray([[float(len(t)), float(t.count("b"))] for t in call.inputs], dtype=np.float32)
+        return [{"label": t} for t in call.inputs]
+
+
+def batcher(**kw: Any) -> EncodeBatcher:
+    return EncodeBatcher(wait_s=kw.pop("wait_s", 0.003), max_tokens=kw.pop("max_tokens", 100_000), **kw)
+
+
+async def test_concurrent_callers_share_a_batch_and_get_their_own_answers() -> None:
+    runner, b = PacedRunner(), batcher()
+    texts = [f"text {i} " + "b" * i for i in range(6)]
+    answers = await asyncio.gather(
+        *(b.run(runner, "m@1", "feature-extraction", {"inputs": t}, CTX) for t in texts)
+    )
+    assert len(runner.calls) == 1
+    for text, answer in zip(texts, answers, strict=True):
+        assert answer.tolist() == [[float(len(text)), float(text.count("b"))]]  # nested: TEI's shape
+
+
+async def test_a_list_request_gets_its_own_slice_and_single_inputs_unwrap_where_the_task_does() -> None:
+    runner, b = PacedRunner(), batcher()
+    listed, single = await asyncio.gather(
+        b.run(runner, "m@1", "token-classification", {"inputs": ["a", "c"]}, CTX),
+        b.run(runner, "m@1", "token-classification", {"inputs": "d"}, CTX),
+    )
+    assert listed == [{"label": "a"}, {"label": "c"}]
+    assert single == {"label": "d"}
+
+
+async def test_different_parameters_never_share_a_batch() -> None:
+    runner, b = PacedRunner(), batcher()
+    await asyncio.gather(
+        b.run(runner, "m@1", "feature-extraction", {"inputs": TEXT, "normalize": True}, CTX),
+        b.run(runner, "m@1", "feature-extraction", {"inputs": TEXT, "normalize": False}, CTX),
+    )
+    assert len(runner.calls) == 2
+
+
+async def test_a_bad_input_fails_only_its_own_request() -> None:
+    runner, b = PacedRunner(), batcher()
+    results = await asyncio.gather(
+        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in ("a", "bad", "c")),
+        return_exceptions=True,
+    )
+    assert results[0] == [{"label": "a"}] and results[2] == [{"label": "c"}]
+    assert isinstance(results[1], BadRequest)
+
+
+async def test_a_transport_failure_reaches_every_caller_of_the_batch() -> None:
+    runner, b = PacedRunner(fail_with=ConnectionError("runner gone")), batcher()
+    results = await asyncio.gather(
+        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in ("a", "c")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert len(runner.calls) == 1
+
+
+async def test_a_full_batch_goes_without_waiting() -> None:
+    runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=10.0, max_inputs=4)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX) for _ in range(4))),
+        timeout=2.0,
+    )
+    assert len(answers) == 4 and len(runner.calls) == 1
+
+
+async def test_the_padded_token_bound_splits_a_batch_by_length() -> None:
+    runner, b = PacedRunner(per_input_s=0.0), batcher(max_tokens=60)
+    short, long = "s" * 9, "l" * 90  # about 5 and 32 tokens each
+    await asyncio.gather(
+        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in (short, long, short, long))
+    )
+    assert sorted(c.inputs for c in runner.calls) == [["l" * 90], ["l" * 90], ["s" * 9, "s" * 9]]
+
+
+async def test_while_the_runner_computes_the_next_batch_gathers_and_goes_just_before_it_frees_up() -> None:
+    runner, b = PacedRunner(per_input_s=0.02), batcher()
+    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    await run()  # the batcher learns the runner's pace from this one
+
+    first = [asyncio.ensure_future(run()) for _ in range(8)]  # one batch: 160 ms of compute
+    await asyncio.sleep(0.02)
+    later: list[asyncio.Future[Any]] = []
+    for _ in range(5):  # arrive while it computes
+        later.append(asyncio.ensure_future(run()))
+        await asyncio.sleep(0.01)
+    await asyncio.gather(*first, *later)
+
+    calls = runner.calls[1:]
+    assert [len(c.inputs) for c in calls] == [8, 5], "everything that arrived meanwhile went as one batch"
+    assert calls[1].sent < calls[0].ended, "it was on its way before the runner finished"
+    assert calls[1].started - calls[0].ended < 0.01, "the runner did not wait for it"
+
+
+async def test_a_lone_request_goes_after_the_short_wait() -> None:
+    runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=0.003)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)
+    assert loop.time() - started < 0.5
+    assert len(runner.calls) == 1
