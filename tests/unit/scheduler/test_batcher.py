@@ -113,7 +113,9 @@ async def test_a_transport_failure_reaches_every_caller_of_the_batch() -> None:
 async def test_a_full_batch_goes_without_waiting() -> None:
     runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=10.0, max_inputs=4)
     answers = await asyncio.wait_for(
-        asyncio.gather(*(b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX) for _ in range(4))),
+        asyncio.gather(
+            *(b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX) for _ in range(4))
+        ),
         timeout=2.0,
     )
     assert len(answers) == 4 and len(runner.calls) == 1
