@@ -125,7 +125,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"    {created.token}")
         print("Keep it safe; create more with `hubserve token create`.", flush=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, settle_heap=True),
         host=host,
         port=port,
         loop="uvloop",

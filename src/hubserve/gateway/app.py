@@ -31,8 +31,12 @@ from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.factory import process_scheduler
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The hubserve ASGI app; runners start in the lifespan, models load on first use."""
+def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
+    """The hubserve ASGI app; runners start in the lifespan, models load on first use.
+
+    ``settle_heap``: the app is this process's server, so once started it may tune the process's
+    garbage collector (``hubserve.heap``); an app embedded in another program leaves it alone.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         )
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
             await scheduler.load(ModelId.parse(model), pin=True, wait=False)
-        heap.settle(collect=True)
+        if settle_heap:
+            heap.settle(collect=True)
         try:
             yield
         finally:

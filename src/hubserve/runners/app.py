@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def create_runner_app(settings: Settings) -> FastAPI:
-    """The runner app; it serves whichever model its first /load names."""
+    """The runner app, its own process's server; it serves whichever model its first /load names."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +72,8 @@ def create_runner_app(settings: Settings) -> FastAPI:
     @app.post("/load")
     async def load(call: LoadCall, request: Request) -> dict[str, Any]:
         seconds = await host(request).load(ModelId.parse(call.model_id))
-        heap.settle(collect=False)  # the model stays as long as the process: a full pass would delay it
+        # A runner process serves this one model for life; a full pass first would delay its cold start.
+        heap.settle(collect=False)
         return {"load_s": seconds, "one_time_s": host(request).one_time_s, **host(request).info()}
 
     @app.get("/info")
