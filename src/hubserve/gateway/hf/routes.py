@@ -7,6 +7,8 @@ Measured in-process, FastAPI's solving of those costs ~60 us a request, a third 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -19,21 +21,29 @@ from hubserve.gateway.state import get_services
 router = APIRouter()
 
 
-@router.post("/models/{namespace}/{name}")
+def _path_params(*names: str) -> dict[str, Any]:
+    """OpenAPI entries for path parameters the route reads from the request itself."""
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+    return {"parameters": params}
+
+
+@router.post("/models/{namespace}/{name}", openapi_extra=_path_params("namespace", "name"))
 async def model_task(request: Request) -> Response:
     """Run the model's own task (embedding models pick similarity by input shape)."""
     principal = await authorize(request, Scope.INFERENCE)
     return await infer(request, get_services(request), principal, _model(request), None)
 
 
-@router.post("/models/{namespace}/{name}/pipeline/{task}")
+@router.post(
+    "/models/{namespace}/{name}/pipeline/{task}", openapi_extra=_path_params("namespace", "name", "task")
+)
 async def model_pipeline(request: Request) -> Response:
     """Run a named task on the model (the HF router's form)."""
     principal = await authorize(request, Scope.INFERENCE)
     return await infer(request, get_services(request), principal, _model(request), _task(request))
 
 
-@router.post("/pipeline/{task}/{namespace}/{name}")
+@router.post("/pipeline/{task}/{namespace}/{name}", openapi_extra=_path_params("task", "namespace", "name"))
 async def legacy_pipeline(request: Request) -> Response:
     """The api-inference era form of the pipeline route."""
     principal = await authorize(request, Scope.INFERENCE)
