@@ -72,6 +72,28 @@ def record_all(engine: Engine, events: list[UsageEvent]) -> None:
 # --- the recorder ---------------------------------------------------------------------------------
 
 
+def test_a_batch_larger_than_one_insert_lands_row_for_row(engine: Engine) -> None:
+    events = [
+        event(at_ms=BASE + i, status=200 + i % 3, input_count=i, cache_hit=i % 2 == 0, token_id=None)
+        for i in range(150)  # SQLite writes 64 rows a statement: three statements, one transaction
+    ]
+    record_all(engine, events)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                UsageRecord.request_id,
+                UsageRecord.at_ms,
+                UsageRecord.status,
+                UsageRecord.input_count,
+                UsageRecord.cache_hit,
+                UsageRecord.token_id,
+            ).order_by(UsageRecord.at_ms)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (e.request_id, e.at_ms, e.status, e.input_count, e.cache_hit, None) for e in events
+    ]
+
+
 def test_concurrent_records_and_flushes_lose_nothing(engine: Engine) -> None:
     ids = [uuid.uuid4().hex for _ in range(2000)]
 
