@@ -19,6 +19,7 @@ from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.errors import install_error_handlers
+from hubserve.gateway.hf.routes import plain_routes
 from hubserve.gateway.hf.routes import router as hf_router
 from hubserve.gateway.metering import MeteringMiddleware
 from hubserve.gateway.openai.routes import router as openai_router
@@ -86,8 +87,9 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    # Routes match in this order; the HF inference routes, the busiest, go first.
-    app.include_router(hf_router)
+    # Routes match in this order; the HF inference routes, the busiest, go first, as plain routes.
+    app.router.routes[:0] = plain_routes()
+    app.include_router(hf_router)  # never matched: it puts the same routes in the OpenAPI schema
     app.include_router(admin_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
