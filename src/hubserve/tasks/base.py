@@ -91,6 +91,18 @@ class Task(ABC, Generic[ParamsT]):
     def run(self, model: LoadedEncoder, request: Prepared[ParamsT]) -> Any:
         """Compute the answer in its wire shape (runs in a worker thread)."""
 
+    # Tasks that set this split ``run`` in two, so a runner can tokenize one request while the model
+    # still computes the one before.
+    tokenizes_ahead: ClassVar[bool] = False
+
+    def tokenize_ahead(self, model: LoadedEncoder, request: Prepared[ParamsT]) -> Any:
+        """The first half of ``run``: everything that needs the tokenizer and not the model."""
+        raise NotImplementedError(f"{self.name} tokenizes inside run")
+
+    def run_tokenized(self, model: LoadedEncoder, request: Prepared[ParamsT], tokenized: Any) -> Any:
+        """The second half of ``run``, from what ``tokenize_ahead`` returned."""
+        raise NotImplementedError(f"{self.name} tokenizes inside run")
+
 
 def parse_model(model: type[BaseModel], data: Any, *, where: str) -> BaseModel:
     """Validate data against a pydantic model; a failure becomes a 422 naming the field."""

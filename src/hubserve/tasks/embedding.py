@@ -140,6 +140,45 @@ def l2_normalize(vectors: Array) -> Array:
     return out
 
 
+@dataclass(frozen=True)
+class Tokenized:
+    """Texts ready for the encoder: sorted by length, cut in equal chunks, each chunk tokenized."""
+
+    rows: list[list[int]]  # each chunk's positions in the caller's list
+    encodings: list[Any]
+
+
+def tokenize_sorted(
+    model: LoadedEncoder, texts: list[str], *, truncate: bool, prompt_name: str | None = None
+) -> Tokenized:
+    """Prompt, sort by length and tokenize in equal chunks of at most SUB_BATCH.
+
+    Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts;
+    the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1.
+    """
+    prompted = apply_prompt(embedding_config(model), texts, prompt_name)
+    order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
+    chunks = -(-len(order) // SUB_BATCH)
+    rows = [order[part * len(order) // chunks : (part + 1) * len(order) // chunks] for part in range(chunks)]
+    encodings = [tokenize(model, [prompted[i] for i in chunk], truncate=truncate) for chunk in rows]
+    return Tokenized(rows, encodings)
+
+
+def embed_tokenized(model: LoadedEncoder, tokenized: Tokenized, *, normalize: bool | None = None) -> Array:
+    """Encoder → pooling → optional L2 norm, one forward per chunk; rows in the caller's order."""
+    config = embedding_config(model)
+    count = sum(len(rows) for rows in tokenized.rows)
+    vectors = np.empty((count, 0), dtype=np.float32)
+    for rows, encoding in zip(tokenized.rows, tokenized.encodings, strict=True):
+        states = model.forward(encoding)["last_hidden_state"]
+        pooled = pool(states, np.asarray(encoding["attention_mask"]), config.pooling).astype(np.float32)
+        if vectors.shape[1] == 0:
+            vectors = np.empty((count, pooled.shape[1]), dtype=np.float32)
+        vectors[rows] = pooled
+    do_norm = config.normalize if normalize is None else normalize
+    return l2_normalize(vectors) if do_norm else vectors
+
+
 def embed(
     model: LoadedEncoder,
     texts: list[str],
@@ -148,23 +187,6 @@ def embed(
     normalize: bool | None = None,
     prompt_name: str | None = None,
 ) -> Array:
-    """Embed texts: prompt → tokens → encoder → pooling → optional L2 norm, in length-sorted sub-batches.
-
-    Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts;
-    the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1.
-    """
-    config = embedding_config(model)
-    prompted = apply_prompt(config, texts, prompt_name)
-    order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
-    vectors = np.empty((len(prompted), 0), dtype=np.float32)
-    chunks = -(-len(order) // SUB_BATCH)
-    for part in range(chunks):
-        rows = order[part * len(order) // chunks : (part + 1) * len(order) // chunks]
-        encoding = tokenize(model, [prompted[i] for i in rows], truncate=truncate)
-        states = model.forward(encoding)["last_hidden_state"]
-        pooled = pool(states, np.asarray(encoding["attention_mask"]), config.pooling).astype(np.float32)
-        if vectors.shape[1] == 0:
-            vectors = np.empty((len(prompted), pooled.shape[1]), dtype=np.float32)
-        vectors[rows] = pooled
-    do_norm = config.normalize if normalize is None else normalize
-    return l2_normalize(vectors) if do_norm else vectors
+    """Embed texts: prompt → tokens → encoder → pooling → optional L2 norm, in length-sorted chunks."""
+    tokenized = tokenize_sorted(model, texts, truncate=truncate, prompt_name=prompt_name)
+    return embed_tokenized(model, tokenized, normalize=normalize)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from hubserve.runtimes.base import LoadedEncoder
 from hubserve.tasks.base import CallContext, Prepared, StrictParams, Task, text_list
-from hubserve.tasks.embedding import embed, l2_normalize
+from hubserve.tasks.embedding import Tokenized, embed_tokenized, l2_normalize, tokenize_sorted
 
 
 class FeatureExtractionParams(StrictParams):
@@ -36,18 +36,29 @@ class FeatureExtraction(Task[FeatureExtractionParams]):
         """A string or a list of strings."""
         return text_list(inputs, ctx)
 
+    tokenizes_ahead = True
+
     def run(self, model: LoadedEncoder, request: Prepared[FeatureExtractionParams]) -> Any:
         """Embed every input; slice to ``dimensions`` (Matryoshka) and re-normalise if asked."""
+        return self.run_tokenized(model, request, self.tokenize_ahead(model, request))
+
+    def tokenize_ahead(self, model: LoadedEncoder, request: Prepared[FeatureExtractionParams]) -> Tokenized:
+        """Prompt, sort and tokenize the inputs, truncating from the side the request names."""
         p = request.params
         tokenizer = model.tokenizer
         side = tokenizer.truncation_side
         tokenizer.truncation_side = p.truncation_direction.lower()
         try:
-            vectors = embed(
-                model, request.inputs, truncate=p.truncate, normalize=p.normalize, prompt_name=p.prompt_name
-            )
+            return tokenize_sorted(model, request.inputs, truncate=p.truncate, prompt_name=p.prompt_name)
         finally:
             tokenizer.truncation_side = side
+
+    def run_tokenized(
+        self, model: LoadedEncoder, request: Prepared[FeatureExtractionParams], tokenized: Tokenized
+    ) -> Any:
+        """The embeddings of tokenized inputs, in the request's dimensions and encoding."""
+        p = request.params
+        vectors = embed_tokenized(model, tokenized, normalize=p.normalize)
         if p.dimensions is not None and p.dimensions < vectors.shape[1]:
             vectors = vectors[:, : p.dimensions]
             if p.normalize is not False:
