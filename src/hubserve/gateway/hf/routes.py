@@ -3,8 +3,9 @@
 These are the busiest routes, so they take the bare request: they name their caller with a plain call
 rather than a dependency, and read path parameters from the request rather than from typed arguments.
 The app serves them as plain Starlette routes, matched before every other route (``plain_routes``);
-the APIRouter keeps them in the OpenAPI schema. Measured in-process, FastAPI's dependency and parameter
-solving and its request handling cost ~95 us of the ~160 us a request took here.
+the APIRouter keeps them in the OpenAPI schema. Measured in-process, with the model stubbed out, these
+three steps took a request from 172 to 64 us (dependencies and typed parameters ~60 us, FastAPI's
+request handling ~35 us).
 """
 
 from __future__ import annotations
