@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "HUBSERVE_"
+ENCODER_SPLITS = ("rows", "ops")
 
 
 def _default_home() -> Path:
@@ -30,6 +31,14 @@ class Settings:
     threads: int = field(
         default_factory=lambda: os.cpu_count() or 1,
         metadata={"doc": "Compute threads per model; never more than the cores."},
+    )
+    encoder_split: str = field(
+        default="rows",
+        metadata={
+            "doc": "How an ONNX encoder spends its threads: rows (each forward on one thread, as many "
+            "forwards at once as threads: more throughput under load) or ops (each forward on all threads: "
+            "a lone long input finishes sooner)."
+        },
     )
     max_body_bytes: int = field(default=4 * 1024 * 1024, metadata={"doc": "Largest request body accepted."})
     max_batch_inputs: int = field(default=256, metadata={"doc": "Most inputs in one request."})
@@ -118,6 +127,9 @@ class Settings:
                 values[f.name] = _coerce(f.type, raw, f.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
+        if settings.encoder_split not in ENCODER_SPLITS:
+            choices = ", ".join(ENCODER_SPLITS)
+            raise ValueError(f"{ENV_PREFIX}ENCODER_SPLIT={settings.encoder_split!r} is not one of {choices}")
         cores = os.cpu_count() or 1
         if settings.threads < 1 or settings.threads > cores:
             settings = dataclasses.replace(settings, threads=max(1, min(settings.threads, cores)))

@@ -33,6 +33,13 @@ def test_bad_number_is_a_clear_error() -> None:
         Settings.from_env({"HUBSERVE_PORT": "eighty"})
 
 
+def test_encoder_split_is_rows_or_ops() -> None:
+    assert Settings.from_env({}).encoder_split == "rows"
+    assert Settings.from_env({"HUBSERVE_ENCODER_SPLIT": "ops"}).encoder_split == "ops"
+    with pytest.raises(ValueError, match="HUBSERVE_ENCODER_SPLIT='threads' is not one of rows, ops"):
+        Settings.from_env({"HUBSERVE_ENCODER_SPLIT": "threads"})
+
+
 def test_every_setting_is_documented() -> None:
     assert all(f.metadata.get("doc") for f in fields(Settings))
     assert {row[0] for row in Settings().as_table()} == {

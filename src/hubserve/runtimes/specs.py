@@ -8,7 +8,7 @@ from hubserve.hub.store import HubStore
 from hubserve.runtimes.base import Head, LoadSpec
 
 
-def build_spec(store: HubStore, model_id: ModelId, head: Head, threads: int) -> LoadSpec:
+def build_spec(store: HubStore, model_id: ModelId, head: Head, threads: int, split: str = "rows") -> LoadSpec:
     """What a runtime needs to load one head of one model from the hub."""
     manifest = store.get(model_id)
     files = store.files_dir(model_id)
@@ -19,6 +19,7 @@ def build_spec(store: HubStore, model_id: ModelId, head: Head, threads: int) -> 
         fmt=manifest.format,
         head=head,
         threads=threads,
+        split=split,
         cache_dir=store.cache_dir(model_id, "onnx", manifest.revision),
         config=read_json(files / "config.json"),
     )

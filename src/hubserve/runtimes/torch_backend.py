@@ -30,7 +30,9 @@ def load_torch_module(spec: LoadSpec) -> Any:
 
 
 class TorchSession:
-    """Runs a transformers module under ``torch.inference_mode``."""
+    """Runs a transformers module under ``torch.inference_mode``, one forward at a time on all threads."""
+
+    parallel = 1
 
     def __init__(self, module: Any, outputs: tuple[str, ...], input_names: tuple[str, ...]) -> None:
         self._module = module

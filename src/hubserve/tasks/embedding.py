@@ -151,26 +151,38 @@ class Tokenized:
 def tokenize_sorted(
     model: LoadedEncoder, texts: list[str], *, truncate: bool, prompt_name: str | None = None
 ) -> Tokenized:
-    """Prompt, sort by length and tokenize in equal chunks of at most SUB_BATCH.
+    """Prompt, sort by length and tokenize in equal chunks of at most SUB_BATCH, at least one per thread.
 
     Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts;
-    the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1.
+    the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1,
+    and on a two-thread model 10 texts are two forwards of 5 and 50 are four of 12 or 13, run two at once.
     """
     prompted = apply_prompt(embedding_config(model), texts, prompt_name)
     order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
-    chunks = -(-len(order) // SUB_BATCH)
+    chunks = _chunk_count(len(order), model.parallel)
     rows = [order[part * len(order) // chunks : (part + 1) * len(order) // chunks] for part in range(chunks)]
     encodings = [tokenize(model, [prompted[i] for i in chunk], truncate=truncate) for chunk in rows]
     return Tokenized(rows, encodings)
 
 
+def _chunk_count(texts: int, threads: int) -> int:
+    """At most SUB_BATCH texts a chunk, and a multiple of the threads, so they finish a request together."""
+    chunks = -(-texts // SUB_BATCH)
+    return min(texts, -(-chunks // threads) * threads)
+
+
 def embed_tokenized(model: LoadedEncoder, tokenized: Tokenized, *, normalize: bool | None = None) -> Array:
-    """Encoder → pooling → optional L2 norm, one forward per chunk; rows in the caller's order."""
+    """Encoder → pooling → optional L2 norm, one forward per chunk; rows in the caller's order.
+
+    The chunks' forwards run side by side where the model has the threads.
+    """
     config = embedding_config(model)
     count = sum(len(rows) for rows in tokenized.rows)
     vectors = np.empty((count, 0), dtype=np.float32)
-    for rows, encoding in zip(tokenized.rows, tokenized.encodings, strict=True):
-        states = model.forward(encoding)["last_hidden_state"]
+    # Longest chunks first: the threads that take the short ones last end close to the others.
+    outputs = model.forward_many(tokenized.encodings[::-1])[::-1]
+    for rows, encoding, output in zip(tokenized.rows, tokenized.encodings, outputs, strict=True):
+        states = output["last_hidden_state"]
         pooled = pool(states, np.asarray(encoding["attention_mask"]), config.pooling).astype(np.float32)
         if vectors.shape[1] == 0:
             vectors = np.empty((count, pooled.shape[1]), dtype=np.float32)

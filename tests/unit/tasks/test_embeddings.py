@@ -120,15 +120,45 @@ def test_sorted_inputs_go_in_equal_chunks(hub, monkeypatch: pytest.MonkeyPatch) 
     model = encoder(hub, MODEL, "base")
     sizes: list[int] = []
     lengths: list[list[int]] = []
-    forward = model.forward
+    forward_many = model.forward_many
 
-    def counting(encoding):  # type: ignore[no-untyped-def]
-        sizes.append(int(encoding["input_ids"].shape[0]))
-        lengths.append([int(n) for n in np.asarray(encoding["attention_mask"]).sum(axis=1)])
-        return forward(encoding)
+    def counting(encodings):  # type: ignore[no-untyped-def]
+        for encoding in encodings:
+            sizes.append(int(encoding["input_ids"].shape[0]))
+            lengths.append([int(n) for n in np.asarray(encoding["attention_mask"]).sum(axis=1)])
+        return forward_many(encodings)
 
-    monkeypatch.setattr(model, "forward", counting)
+    monkeypatch.setattr(model, "forward_many", counting)
     texts = [("pizza " * (i % 9 + 1)).strip() for i in range(SUB_BATCH + 1)]
     embed(model, texts, truncate=False)
-    assert sizes == [(SUB_BATCH + 1) // 2, (SUB_BATCH + 2) // 2]
-    assert max(lengths[0]) <= min(lengths[1]), "the shorter texts share the first forward"
+    assert sizes == [(SUB_BATCH + 2) // 2, (SUB_BATCH + 1) // 2]
+    assert min(lengths[0]) >= max(lengths[1]), "the longer texts share a forward, and it goes first"
+
+
+def test_a_two_thread_model_embeds_a_small_batch_in_two_forwards_at_once(hub) -> None:
+    from hubserve.hub.names import ModelId
+    from hubserve.runtimes.registry import load_encoder
+    from hubserve.runtimes.specs import build_spec
+    from hubserve.tasks.embedding import embed, tokenize_sorted
+
+    texts = [("pizza " * (i % 9 + 1)).strip() for i in range(10)]
+    results = {}
+    for split in ("rows", "ops"):
+        model = load_encoder(build_spec(hub, ModelId.parse(MODEL), "base", threads=2, split=split), "onnx")
+        try:
+            chunks = [len(rows) for rows in tokenize_sorted(model, texts, truncate=False).rows]
+            assert chunks == ([5, 5] if split == "rows" else [10])
+            results[split] = embed(model, texts, truncate=False)
+        finally:
+            model.close()
+    np.testing.assert_allclose(results["rows"], results["ops"], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("texts", "threads", "chunks"),
+    [(1, 2, 1), (10, 2, 2), (24, 1, 1), (25, 1, 2), (32, 2, 2), (50, 2, 4), (50, 1, 3), (73, 2, 4), (3, 4, 3)],
+)
+def test_chunks_are_a_whole_number_per_thread(texts: int, threads: int, chunks: int) -> None:
+    from hubserve.tasks.embedding import _chunk_count
+
+    assert _chunk_count(texts, threads) == chunks
