@@ -52,6 +52,8 @@ class AccessControl:
         self._cache_s = cache_s
         self._clock = clock
         self._principals: dict[str, tuple[float, Principal | str]] = {}
+        self._checking: dict[str, asyncio.Future[Principal | str]] = {}
+        self._generation = 0  # bumped when tokens are forgotten
         self._access: dict[str, tuple[str | None, bool]] = {}
         self._access_at = float("-inf")
         self._access_lock = asyncio.Lock()
@@ -86,16 +88,9 @@ class AccessControl:
                 )
             return anonymous(address)
         key = hashlib.sha256(token.encode()).hexdigest()  # the cache never holds a token itself
-        now = self._clock()
         cached = self._principals.get(key)
-        if cached is None or now - cached[0] >= self._cache_s:
-            try:
-                result: Principal | str = await asyncio.to_thread(self.accounts.authenticate, token)
-            except Unauthorized as exc:
-                result = exc.message
-            if len(self._principals) >= _MAX_CACHED_TOKENS:
-                self._principals.clear()
-            self._principals[key] = (now, result)
+        if cached is None or self._clock() - cached[0] >= self._cache_s:
+            result = await self._check(key, token)
         else:
             result = cached[1]
         if isinstance(result, str):
@@ -104,9 +99,40 @@ class AccessControl:
         self._last_used[result.token_id] = now_utc()
         return result
 
+    async def _check(self, key: str, token: str) -> Principal | str:
+        """Ask the database about a token, once at a time: callers that come meanwhile share the answer.
+
+        At a few hundred requests a second, each asking the database while the first answer was on its
+        way made dozens of identical queries every time an entry expired.
+        """
+        running = self._checking.get(key)
+        if running is None:
+            running = self._checking[key] = asyncio.ensure_future(self._lookup(key, token))
+            running.add_done_callback(lambda done: self._checked(key, done))
+        return await asyncio.shield(running)  # a caller that gives up does not cancel the others' answer
+
+    def _checked(self, key: str, done: asyncio.Future[Principal | str]) -> None:
+        if self._checking.get(key) is done:
+            del self._checking[key]
+
+    async def _lookup(self, key: str, token: str) -> Principal | str:
+        now, generation = self._clock(), self._generation
+        try:
+            result: Principal | str = await asyncio.to_thread(self.accounts.authenticate, token)
+        except Unauthorized as exc:
+            result = exc.message
+        if generation != self._generation:  # tokens were revoked meanwhile: this answer may predate it
+            return result
+        if len(self._principals) >= _MAX_CACHED_TOKENS:
+            self._principals.clear()
+        self._principals[key] = (now, result)
+        return result
+
     def forget_tokens(self) -> None:
         """Drop checked tokens (after a revoke through this gateway)."""
         self._principals.clear()
+        self._checking.clear()
+        self._generation += 1
 
     # ---- what they may see -----------------------------------------------------------------------------
 
