@@ -114,6 +114,8 @@ class AccessControl:
     def _checked(self, key: str, done: asyncio.Future[Principal | str]) -> None:
         if self._checking.get(key) is done:
             del self._checking[key]
+        if not done.cancelled():
+            done.exception()  # each waiter gets it; retrieved here too, so one nobody awaits logs nothing
 
     async def _lookup(self, key: str, token: str) -> Principal | str:
         now, generation = self._clock(), self._generation
