@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env(home=getattr(args, "home", None))
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # runner calls would log every request
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # each poll of a starting runner would log
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
