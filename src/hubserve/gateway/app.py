@@ -19,6 +19,7 @@ from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.errors import install_error_handlers
+from hubserve.gateway.fast_lane import FastLane
 from hubserve.gateway.hf.routes import plain_routes
 from hubserve.gateway.hf.routes import router as hf_router
 from hubserve.gateway.metering import MeteringMiddleware
@@ -87,13 +88,13 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
 
     app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
-    # Routes match in this order; the HF inference routes, the busiest, go first, as plain routes.
-    app.router.routes[:0] = plain_routes()
-    app.include_router(hf_router)  # never matched: it puts the same routes in the OpenAPI schema
+    app.include_router(hf_router)  # FastLane serves these POSTs; the router answers other methods with 405
     app.include_router(admin_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
+    # Added first, so innermost: metering and the body limit still wrap the lane's routes.
+    app.add_middleware(FastLane, routes=plain_routes())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MeteringMiddleware)
     return app

@@ -2,10 +2,10 @@
 
 These are the busiest routes, so they take the bare request: they name their caller with a plain call
 rather than a dependency, and read path parameters from the request rather than from typed arguments.
-The app serves them as plain Starlette routes, matched before every other route (``plain_routes``);
-the APIRouter keeps them in the OpenAPI schema. Measured in-process, with the model stubbed out, these
-three steps took a request from 172 to 64 us (dependencies and typed parameters ~60 us, FastAPI's
-request handling ~35 us).
+The app serves their POSTs as plain Starlette routes from its innermost middleware, ahead of the router
+(``plain_routes``, ``gateway.fast_lane``); the APIRouter keeps them in the OpenAPI schema. Measured
+in-process, with the model stubbed out, the first three steps took a request from 172 to 64 us
+(dependencies and typed parameters ~60 us, FastAPI's request handling ~35 us).
 """
 
 from __future__ import annotations
