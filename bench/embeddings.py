@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import platform
 import time
 from pathlib import Path
@@ -159,6 +160,10 @@ class OwnRuntime:
         from hubserve.runners.model_host import ModelHost
         from hubserve.tasks.registry import supported_tasks
 
+        # As in a runner (runners/main.py); the sentence-transformers references get the usual setting back.
+        previous = os.environ.get("TOKENIZERS_PARALLELISM")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self._stack.callback(_restore_env, "TOKENIZERS_PARALLELISM", previous)
         home = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
         store = HubStore(home / "hub")
         import_package(
@@ -215,6 +220,13 @@ class OwnRuntime:
         }
 
 
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def _paired_rounds(url: str, clients: int, token: str, own: OwnRuntime) -> dict[str, Any]:
     """HTTP and the ceiling measured back to back, round by round.
 
@@ -256,7 +268,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     args = parser.parse_args()
     texts = sentences(args.requests)
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores"}
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     with hubserve_server([IMPORT]) as server:
         url = server.url
         warm = {"X-Wait-For-Model": "true", **NO_CACHE, **server.headers}
