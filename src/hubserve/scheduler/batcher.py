@@ -1,9 +1,10 @@
 """EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
 
-A runner computes one batch at a time. While it computes, the next batch gathers in the gateway and is
-sent shortly before the runner is expected to finish (the expected time is learned from the batches
-before), so the runner never idles between batches and each batch holds every request that arrived
-meanwhile: batches are as large as the traffic allows. At most two batches per key are in flight. A
+A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
+next batch gathers in the gateway and is sent a quarter of the way into the time the runner has left
+(learned from the batches before): the thread with the smallest piece frees up well before the whole
+batch is done, and the next batch must be there, tokenized, by then. Batches still hold every request
+that arrived meanwhile. At most two batches per key are in flight. A
 request that finds the runner idle waits a few milliseconds for company. Batches are grouped by length
 and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with a client
 error, its callers are retried one by one, so one bad input fails only its own request.
@@ -21,6 +22,11 @@ import orjson
 from hubserve.errors import HubserveError
 from hubserve.scheduler.runner import Runner
 from hubserve.tasks.base import CallContext
+
+# When the next batch goes, as a share of the time the runner has left. At 64 clients on two threads,
+# measured: at 0.5 a thread waited for the next batch 4.5-5.8% of the time (median wait 8 ms), at 0.2-0.3
+# 1-3.5%, and throughput rose ~2-3%; at 0.1 and below, batches swung between 1 and 64 requests.
+SEND_AHEAD = 0.25
 
 # Tasks whose answer to a list of inputs is one entry per input, and whether a single-string request gets
 # that entry alone (True) or a one-entry list (False: feature-extraction and text-classification nest).
@@ -114,10 +120,10 @@ class EncodeBatcher:
         if lane is None or lane.in_flight == 0:
             delay = self.wait_s
         elif lane.in_flight < self.max_in_flight:
-            # Send it while the runner still computes, early enough to cover the hop to the runner
-            # and an error in the guess, late enough to take in the requests that arrive meanwhile.
+            # Send it while the runner still computes: early enough that it is there when the runner's
+            # first thread frees up, late enough to take in the requests that arrive meanwhile.
             remaining = lane.busy_until - asyncio.get_running_loop().time()
-            delay = max(self.wait_s, 0.5 * remaining - self.wait_s)
+            delay = max(self.wait_s, SEND_AHEAD * remaining - self.wait_s)
         else:
             return  # a landing batch arms it
         pending.timer = asyncio.get_running_loop().call_later(delay, self._flush, key)
