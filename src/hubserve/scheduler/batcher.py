@@ -4,10 +4,10 @@ A runner computes one batch at a time, its pieces side by side on its threads. W
 next batch gathers in the gateway and is sent a quarter of the way into the time the runner has left
 (learned from the batches before): the thread with the smallest piece frees up well before the whole
 batch is done, and the next batch must be there, tokenized, by then. Batches still hold every request
-that arrived meanwhile. At most two batches per key are in flight. A
-request that finds the runner idle waits a few milliseconds for company. Batches are grouped by length
-and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with a client
-error, its callers are retried one by one, so one bad input fails only its own request.
+that arrived meanwhile. At most two batches per key are in flight. A request that finds the runner idle
+waits a few milliseconds for company. Batches are grouped by length and bounded by padded tokens. Each
+caller gets exactly its own results; if a batch fails with a client error, its callers are retried one
+by one, so one bad input fails only its own request.
 """
 
 from __future__ import annotations
