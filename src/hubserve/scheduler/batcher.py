@@ -112,7 +112,7 @@ class EncodeBatcher:
         return await item.future
 
     def _arm(self, key: bytes, pending: _Pending) -> None:
-        """Set when the pending batch goes: soon if the runner is idle, else just before it frees up."""
+        """Set when the pending batch goes: soon if the runner is idle, else well before it frees up."""
         if pending.timer is not None:
             pending.timer.cancel()
             pending.timer = None
