@@ -21,6 +21,7 @@ import platform
 import time
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import numpy as np
@@ -161,9 +162,8 @@ class OwnRuntime:
         from hubserve.tasks.registry import supported_tasks
 
         # As in a runner (runners/main.py); the sentence-transformers references get the usual setting back.
-        previous = os.environ.get("TOKENIZERS_PARALLELISM")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self._stack.callback(_restore_env, "TOKENIZERS_PARALLELISM", previous)
+        parallelism = os.environ.get("TOKENIZERS_PARALLELISM", "false")
+        self._stack.enter_context(patch.dict(os.environ, {"TOKENIZERS_PARALLELISM": parallelism}))
         home = Path(self._stack.enter_context(tempfile.TemporaryDirectory()))
         store = HubStore(home / "hub")
         import_package(
@@ -218,13 +218,6 @@ class OwnRuntime:
             },
             "sentences_per_s": round(len(self.texts) / best, 1),
         }
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
 
 
 def _paired_rounds(url: str, clients: int, token: str, own: OwnRuntime) -> dict[str, Any]:
