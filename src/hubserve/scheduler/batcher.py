@@ -1,18 +1,20 @@
 """EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
 
 A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
-next batch gathers in the gateway and is sent a quarter of the way into the time the runner has left
-(learned from the batches before): the thread with the smallest piece frees up well before the whole
-batch is done, and the next batch must be there, tokenized, by then. Batches still hold every request
-that arrived meanwhile. At most two batches per key are in flight. A request that finds the runner idle
-waits a few milliseconds for company. Batches are grouped by length and bounded by padded tokens. Each
-caller gets exactly its own results; if a batch fails with a client error, its callers are retried one
-by one, so one bad input fails only its own request.
+next batch gathers in the gateway. It goes as soon as it holds its share of the model's recent demand
+(the most requests recently outstanding at once, split over the batches that may be in flight), or
+else a quarter of the way into the time the runner has left (learned from the batches before): the
+thread with the smallest piece frees up well before the whole batch is done, and the next batch must
+be there, tokenized, by then. At most two batches per key are in flight. A request that finds the
+runner idle waits a few milliseconds for company unless its share is already there. Batches are grouped
+by length and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with
+a client error, its callers are retried one by one, so one bad input fails only its own request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,14 @@ from hubserve.tasks.base import CallContext
 # measured: at 0.5 a thread waited for the next batch 4.5-5.8% of the time (median wait 8 ms), at 0.2-0.3
 # 1-3.5%, and throughput rose ~2-3%; at 0.1 and below, batches swung between 1 and 64 requests.
 SEND_AHEAD = 0.25
+
+# How long the demand a model has seen is remembered (it fades by e each this many seconds). Sending a
+# batch once it holds its share keeps the batches in flight even. Measured with a per-forward trace at 64
+# clients: the timing rule alone fell in some runs into uneven pairs (44 and 20, 63 and 1) in which the
+# runner's threads waited 5-17% of the time while the big batch's callers came back; with shares the
+# batches were 32 and 32 and the threads waited 0.3-0.6% in every run. Throughput on two cores moved
+# within noise (+0.6% in three paired A/B runs): there the gateway's own CPU is the bound.
+DEMAND_MEMORY_S = 1.0
 
 # Tasks whose answer to a list of inputs is one entry per input, and whether a single-string request gets
 # that entry alone (True) or a one-entry list (False: feature-extraction and text-classification nest).
@@ -61,11 +71,23 @@ class _Pending:
     timer: asyncio.TimerHandle | None = None
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """One batch on its way to the runner."""
+
+    key: bytes
+    model: str
+    at: float  # loop time it was sent
+    tokens: int  # padded tokens, by the batcher's guess
+    inputs: int
+
+
 @dataclass
 class _Lane:
     """One key's batches in flight."""
 
     in_flight: int = 0
+    inputs: int = 0  # inputs in the batches in flight
     busy_until: float = 0.0  # loop time at which the runner should be done with what it was sent
     last_landed: float = 0.0
 
@@ -83,6 +105,7 @@ class EncodeBatcher:
         self._pending: dict[bytes, _Pending] = {}
         self._lanes: dict[bytes, _Lane] = {}
         self._pace: dict[str, float] = {}  # model → learned seconds per padded token
+        self._demand: dict[str, tuple[float, float]] = {}  # model → (most inputs outstanding, loop time)
         self._running: set[asyncio.Task[bool]] = set()
         self.calls = 0  # runner calls made, for tests and metrics
 
@@ -107,9 +130,26 @@ class EncodeBatcher:
             self._arm(key, pending)
         pending.items.append(item)
         pending.inputs += len(item.inputs)
-        if pending.inputs >= self.max_inputs:
+        if pending.inputs >= self.max_inputs or self._holds_its_share(key, pending):
             self._flush(key)
         return await item.future
+
+    def _holds_its_share(self, key: bytes, pending: _Pending) -> bool:
+        """Whether the pending batch may go now: room in flight, and its share of the recent demand."""
+        lane = self._lanes.get(key)
+        if lane is not None and lane.in_flight >= self.max_in_flight:
+            return False
+        share = self._recent_demand(pending.model) / self.max_in_flight
+        return share >= 2 and pending.inputs >= share
+
+    def _recent_demand(self, model: str, outstanding: int = 0) -> float:
+        """The most inputs outstanding at once lately, faded with time; ``outstanding`` counts now."""
+        now = asyncio.get_running_loop().time()
+        peak, at = self._demand.get(model, (0.0, now))
+        peak = max(float(outstanding), peak * math.exp((at - now) / DEMAND_MEMORY_S))
+        if outstanding:
+            self._demand[model] = (peak, now)
+        return peak
 
     def _arm(self, key: bytes, pending: _Pending) -> None:
         """Set when the pending batch goes: soon if the runner is idle, else well before it frees up."""
@@ -136,37 +176,44 @@ class EncodeBatcher:
             pending.timer.cancel()
         lane = self._lanes.setdefault(key, _Lane())
         pace = self._pace.get(pending.model)
+        self._recent_demand(pending.model, outstanding=lane.inputs + pending.inputs)
         for group in self._groups(pending.items):
             now = asyncio.get_running_loop().time()
-            tokens = sum(len(item.inputs) for item in group) * _tokens(group[-1].longest)
+            inputs = sum(len(item.inputs) for item in group)
+            tokens = inputs * _tokens(group[-1].longest)
             lane.in_flight += 1
+            lane.inputs += inputs
             if pace is not None:
                 lane.busy_until = max(now, lane.busy_until) + pace * tokens
             task = asyncio.create_task(self._run_group(pending, group, BATCHABLE[pending.task]))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-            task.add_done_callback(
-                lambda done, k=key, m=pending.model, t=now, n=tokens: self._landed(k, m, t, n, done)  # type: ignore[misc]
-            )
+            sent = _Sent(key, pending.model, now, tokens, inputs)
+            task.add_done_callback(lambda done, s=sent: self._landed(s, done))  # type: ignore[misc]
 
-    def _landed(self, key: bytes, model: str, sent_at: float, tokens: int, done: asyncio.Task[bool]) -> None:
+    def _landed(self, sent: _Sent, done: asyncio.Task[bool]) -> None:
         """A batch finished: learn the runner's pace; whatever gathered behind it goes now or soon."""
+        key = sent.key
         lane = self._lanes[key]
         now = asyncio.get_running_loop().time()
         if not done.cancelled() and done.result():  # failed batches (and their retries) teach nothing
             # It started computing when it was sent, or when the batch ahead of it landed.
-            per_token = (now - max(sent_at, lane.last_landed)) / max(tokens, 1)
-            pace = self._pace.get(model)
-            self._pace[model] = per_token if pace is None else 0.7 * pace + 0.3 * per_token
+            per_token = (now - max(sent.at, lane.last_landed)) / max(sent.tokens, 1)
+            pace = self._pace.get(sent.model)
+            self._pace[sent.model] = per_token if pace is None else 0.7 * pace + 0.3 * per_token
         lane.last_landed = now
         lane.in_flight -= 1
+        lane.inputs -= sent.inputs
         pending = self._pending.get(key)
         if lane.in_flight == 0:
             del self._lanes[key]
             if pending is not None:
                 self._flush(key)  # its requests have waited a whole batch already
         elif pending is not None:
-            self._arm(key, pending)
+            if self._holds_its_share(key, pending):
+                self._flush(key)
+            else:
+                self._arm(key, pending)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
         """Similar lengths together; each group's padded size (inputs × longest) within the token bound."""

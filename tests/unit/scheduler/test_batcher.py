@@ -138,18 +138,39 @@ async def test_while_the_runner_computes_the_next_batch_gathers_and_goes_well_be
     first = [asyncio.ensure_future(run()) for _ in range(8)]  # one batch: 160 ms of compute
     await asyncio.sleep(0.02)
     later: list[asyncio.Future[Any]] = []
-    for _ in range(5):  # arrive while it computes, in the first quarter of what it has left
+    for _ in range(3):  # fewer than the share of 8 (4): the timing rule sends them, not the share
         later.append(asyncio.ensure_future(run()))
         await asyncio.sleep(0.005)
     await asyncio.gather(*first, *later)
 
     calls = runner.calls[1:]
-    assert [len(c.inputs) for c in calls] == [8, 5], "everything that arrived meanwhile went as one batch"
+    assert [len(c.inputs) for c in calls] == [8, 3], "everything that arrived meanwhile went as one batch"
     # Sent a quarter of the way into the ~140 ms the runner had left: the first of a real runner's
     # threads frees up well before the whole batch is done.
     assert calls[1].sent - calls[0].started < 0.02 + 0.4 * 0.14, "it went well before the runner finished"
     assert calls[1].sent - calls[0].started > 0.04, "it waited for the requests that arrived meanwhile"
     assert calls[1].started - calls[0].ended < 0.01, "the runner did not wait for it"
+
+
+async def test_once_the_demand_is_known_a_batch_goes_as_soon_as_it_holds_its_share() -> None:
+    runner, b = PacedRunner(per_input_s=0.05), batcher()
+    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    await run()  # the pace
+
+    loop = asyncio.get_running_loop()
+    first = [asyncio.ensure_future(run()) for _ in range(8)]  # 8 outstanding: two batches in flight of 4
+    await asyncio.sleep(0.02)
+    arrived = loop.time()
+    share = [asyncio.ensure_future(run()) for _ in range(4)]
+    await asyncio.sleep(0)
+    beyond = asyncio.ensure_future(run())  # two batches are in flight: this one waits for a landing
+    await asyncio.gather(*first, *share, beyond)
+
+    calls = runner.calls[1:]
+    assert [len(c.inputs) for c in calls] == [8, 4, 1]
+    # The timing rule alone would have held them for a quarter of the ~380 ms the runner had left.
+    assert calls[1].sent - arrived < 0.01, "the share went at once"
+    assert calls[2].sent >= calls[0].ended, "no more than two batches in flight"
 
 
 async def test_a_lone_request_goes_after_the_short_wait() -> None:
