@@ -158,7 +158,7 @@ async def test_once_the_demand_is_known_a_batch_goes_as_soon_as_it_holds_its_sha
     await run()  # the pace
 
     loop = asyncio.get_running_loop()
-    first = [asyncio.ensure_future(run()) for _ in range(8)]  # 8 outstanding: two batches in flight of 4
+    first = [asyncio.ensure_future(run()) for _ in range(8)]  # demand 8: a share of 4 per batch in flight
     await asyncio.sleep(0.02)
     arrived = loop.time()
     share = [asyncio.ensure_future(run()) for _ in range(4)]
