@@ -32,10 +32,10 @@ SEND_AHEAD = 0.25
 
 # How long the demand a model has seen is remembered (it fades by e each this many seconds). Sending a
 # batch once it holds its share keeps the batches in flight even. Measured with a per-forward trace at 64
-# clients: the timing rule alone fell in some runs into uneven pairs (44 and 20, 63 and 1) in which the
-# runner's threads waited 5-17% of the time while the big batch's callers came back; with shares the
-# batches were 32 and 32 and the threads waited 0.3-0.6% in every run. Throughput on two cores moved
-# within noise (+0.6% in three paired A/B runs): there the gateway's own CPU is the bound.
+# clients: the timing rule alone settled in two of three runs into uneven pairs (44 and 20; 63 and 1 was
+# seen too) in which the runner's threads waited 8.6-10% of the time while the big batch's callers came
+# back; with shares the batches were 32 and 32 (31 and 31) and the threads waited 0.34-0.39%. Throughput
+# on two cores moved within noise (+0.6% over three paired A/B runs): there the gateway's CPU is the bound.
 DEMAND_MEMORY_S = 1.0
 
 # Tasks whose answer to a list of inputs is one entry per input, and whether a single-string request gets
