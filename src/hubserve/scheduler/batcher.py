@@ -2,7 +2,7 @@
 
 A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
 next batch gathers in the gateway. It goes as soon as it holds its share of the model's recent demand
-(the most requests recently outstanding at once, split over the batches that may be in flight), or
+(the most inputs recently outstanding at once, split over the batches that may be in flight), or
 else a quarter of the way into the time the runner has left (learned from the batches before): the
 thread with the smallest piece frees up well before the whole batch is done, and the next batch must
 be there, tokenized, by then. At most two batches per key are in flight. A request that finds the
