@@ -168,3 +168,35 @@ def test_copy_reports_progress_when_asked(tmp_path: Path) -> None:
     assert entries[0].size_bytes == 3_000_000
     assert entries[0].sha256 == hashlib.sha256(b"x" * 3_000_000).hexdigest()
     assert (tmp_path / "out" / "a.bin").read_bytes() == src.read_bytes()
+
+
+def test_another_processs_changes_are_seen_once_the_recheck_time_has_passed(
+    tmp_path: Path, tiny_dirs: dict[str, Path]
+) -> None:
+    now = [0.0]
+    served = HubStore(tmp_path / "hub", recheck_s=1.0, clock=lambda: now[0])  # the gateway's store
+    other = HubStore(tmp_path / "hub")  # the CLI's, in another process
+    model = ModelId.parse("t/x")
+    _import(served, tiny_dirs["cls"], "t/x")
+    assert served.get(model).tasks == ["text-classification"]
+    _import(other, tiny_dirs["mlm"], "t/x", replace=True)
+    now[0] = 0.9
+    assert served.get(model).tasks == ["text-classification"]  # trusted for recheck_s
+    now[0] = 1.0
+    assert served.get(model).tasks == ["fill-mask"]
+    other.remove(model)
+    now[0] = 2.0
+    with pytest.raises(ModelNotFound):
+        served.get(model)
+
+
+def test_this_stores_own_writes_are_seen_at_once(tmp_path: Path, tiny_dirs: dict[str, Path]) -> None:
+    store = HubStore(tmp_path / "hub", recheck_s=3600.0, clock=lambda: 0.0)
+    model = ModelId.parse("t/x")
+    _import(store, tiny_dirs["cls"], "t/x")
+    assert store.get(model).tasks == ["text-classification"]
+    _import(store, tiny_dirs["mlm"], "t/x", replace=True)
+    assert store.get(model).tasks == ["fill-mask"]
+    store.remove(model)
+    with pytest.raises(ModelNotFound):
+        store.get(model)
