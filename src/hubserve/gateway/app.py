@@ -17,12 +17,9 @@ from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
 from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
-from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.errors import install_error_handlers
-from hubserve.gateway.fast_lane import FastLane
-from hubserve.gateway.hf.routes import plain_routes
+from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
-from hubserve.gateway.metering import MeteringMiddleware
 from hubserve.gateway.openai.routes import router as openai_router
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.routes import router as tgi_router
@@ -86,15 +83,13 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             await usage.close()
             engine.dispose()
 
-    app = FastAPI(title="hubserve", version=__version__, lifespan=lifespan)
+    app = Gateway(
+        max_body_bytes=settings.max_body_bytes, title="hubserve", version=__version__, lifespan=lifespan
+    )
     install_error_handlers(app)
-    app.include_router(hf_router)  # FastLane serves these POSTs; the router answers other methods with 405
+    app.include_router(hf_router)  # the gateway's front serves their POSTs (hf.lane)
     app.include_router(admin_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
-    # Added first, so innermost: metering and the body limit still wrap the lane's routes.
-    app.add_middleware(FastLane, routes=plain_routes())
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MeteringMiddleware)
     return app

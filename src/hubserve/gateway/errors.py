@@ -42,6 +42,12 @@ def error_response(error: HubserveError, path: str = "") -> JSONResponse:
     return JSONResponse(body, status_code=error.status_code, headers=headers)
 
 
+def crash_response(request: Request, exc: Exception) -> JSONResponse:
+    """Log an unhandled error with its traceback; the client gets a 500 that gives nothing away."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "Internal server error", "error_type": "internal"}, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map hubserve errors, request validation, unknown routes and crashes to JSON bodies."""
 
@@ -67,8 +73,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"error": "Internal server error", "error_type": "internal"}, status_code=500)
+        return crash_response(request, exc)
 
     app.add_exception_handler(HubserveError, on_hubserve)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -1,0 +1,83 @@
+"""InferenceLane: HF inference POSTs served from the gateway's front, ahead of FastAPI's stack.
+
+These routes take most of the traffic. Through FastAPI each request passed its error, telemetry and
+body-size middlewares, the router and Starlette's per-route wrappers before the endpoint ran; here a
+split of the path picks the route, and errors and crashes map to the same responses as the app's
+handlers give. Requests that are not a full match go on to FastAPI unchanged (other methods get its
+405, a trailing slash its redirect).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hubserve.errors import HubserveError
+from hubserve.gateway.errors import crash_response, error_response
+from hubserve.gateway.hf.routes import serve
+
+log = logging.getLogger(__name__)
+
+
+class Target(NamedTuple):
+    """What an HF inference path asks for: a model (None: the default model) and maybe a task."""
+
+    model: str | None
+    task: str | None
+
+
+def inference_target(path: str) -> Target | None:
+    """The target of ``POST path`` when it is one of the HF inference routes, else None."""
+    if path == "/":
+        return Target(None, None)
+    parts = path.split("/")
+    if parts[0] or not all(parts[1:]):
+        return None
+    match parts[1:]:
+        case ["models", namespace, name]:
+            return Target(f"{namespace}/{name}", None)
+        case ["models", namespace, name, "pipeline", task]:
+            return Target(f"{namespace}/{name}", task)
+        case ["pipeline", task, namespace, name]:
+            return Target(f"{namespace}/{name}", task)
+    return None
+
+
+class InferenceLane:
+    """Pure ASGI: POSTs to an HF inference route run their endpoint; all else goes on to ``app``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST":
+            target = inference_target(_route_path(scope))
+            if target is not None:
+                await self._serve(target, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _serve(target: Target, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        response: Response
+        try:
+            response = await serve(request, target.model, target.task)
+        except HubserveError as exc:
+            response = error_response(exc, scope["path"])
+        except Exception as exc:
+            response = crash_response(request, exc)
+        await response(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's root path, as Starlette's router matches it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path

@@ -1,0 +1,113 @@
+"""The gateway's front: HF inference POSTs run from the lane, with metering and the body limit; all else
+reaches FastAPI's stack unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
+
+from hubserve.config import Settings
+from hubserve.errors import ModelNotFound, PayloadTooLarge
+from hubserve.gateway.app import create_app
+from hubserve.gateway.errors import install_error_handlers
+from hubserve.gateway.front import Gateway
+from hubserve.gateway.hf import lane
+from hubserve.gateway.hf.lane import Target, inference_target
+from hubserve.gateway.hf.routes import router as hf_router
+
+pytestmark = pytest.mark.anyio
+
+
+async def fake_serve(request: Request, model: str | None, task: str | None) -> Response:
+    if model == "org/missing":
+        raise ModelNotFound(f"Model {model} does not exist")
+    if model == "org/broken":
+        raise RuntimeError("a bug")
+    body = await request.body()
+    # Starlette's router puts itself in the scope: its absence shows the request skipped FastAPI's stack.
+    return JSONResponse(
+        {"model": model, "task": task, "bytes": len(body), "via_router": "router" in request.scope}
+    )
+
+
+@pytest.fixture
+async def client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setattr(lane, "serve", fake_serve)
+    app = Gateway(max_body_bytes=100)
+    install_error_handlers(app)
+    app.include_router(hf_router)
+    app.get("/health")(lambda: {"ok": True})
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/", Target(None, None)),
+        ("/models/org/name", Target("org/name", None)),
+        ("/models/org/name/pipeline/fill-mask", Target("org/name", "fill-mask")),
+        ("/pipeline/fill-mask/org/name", Target("org/name", "fill-mask")),
+        ("/models/org/name/", None),
+        ("/models/org//name", None),
+        ("/models/org/name/v1/chat/completions", None),
+        ("/models/org/name/info", None),
+        ("/models/org", None),
+        ("/v1/embeddings", None),
+        ("/pipeline/fill-mask/org/name/more", None),
+    ],
+)
+def test_the_lane_takes_exactly_the_hf_inference_paths(path: str, target: Target | None) -> None:
+    assert inference_target(path) == target
+
+
+async def test_an_inference_post_runs_from_the_lane_and_is_metered(client: httpx.AsyncClient) -> None:
+    r = await client.post("/models/org/name/pipeline/fill-mask", content=b'{"inputs": "x"}')
+    assert r.status_code == 200
+    assert r.json() == {"model": "org/name", "task": "fill-mask", "bytes": 15, "via_router": False}
+    assert len(r.headers["x-request-id"]) == 32
+
+
+async def test_errors_take_the_hf_dialect_and_crashes_get_the_internal_500(client: httpx.AsyncClient) -> None:
+    r = await client.post("/models/org/missing")
+    assert (r.status_code, r.json()) == (
+        404,
+        {"error": "Model org/missing does not exist", "error_type": "model_not_found"},
+    )
+    r = await client.post("/models/org/broken")
+    assert (r.status_code, r.json()) == (500, {"error": "Internal server error", "error_type": "internal"})
+    assert "x-request-id" in r.headers
+
+
+async def test_the_body_limit_covers_the_lane(client: httpx.AsyncClient) -> None:
+    r = await client.post("/models/org/name", content=b"x" * 101)
+    assert r.status_code == 413
+    assert r.json()["error_type"] == PayloadTooLarge.error_type
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(3):
+            yield b"x" * 40
+
+    r = await client.post("/models/org/name", content=chunks())
+    assert r.status_code == 413
+    assert r.json()["error_type"] == PayloadTooLarge.error_type
+
+
+async def test_other_methods_and_routes_reach_fastapi(client: httpx.AsyncClient) -> None:
+    r = await client.get("/models/org/name")
+    assert (r.status_code, r.json()["error_type"]) == (405, "method_not_allowed")
+    r = await client.post("/models/org/name/more/parts")
+    assert (r.status_code, r.json()["error_type"]) == (404, "not_found")
+    r = await client.get("/health")
+    assert r.json() == {"ok": True}
+    assert "x-request-id" in r.headers
+
+
+def test_create_app_builds_the_gateway_with_its_front(tmp_path: Path) -> None:
+    assert isinstance(create_app(Settings.from_env(home=tmp_path)), Gateway)
