@@ -131,6 +131,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        # uvicorn builds each access-log line's arguments before the logger drops them by level.
+        access_log=logging.getLogger().isEnabledFor(logging.INFO),
         timeout_graceful_shutdown=10,
     )
     return 0
