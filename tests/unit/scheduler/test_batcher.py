@@ -173,6 +173,27 @@ async def test_once_the_demand_is_known_a_batch_goes_as_soon_as_it_holds_its_sha
     assert calls[2].sent >= calls[0].ended, "no more than two batches in flight"
 
 
+async def test_callers_that_come_back_settle_into_two_even_batches() -> None:
+    """The callers of a landing batch count in the demand: each batch in flight is half of everyone."""
+    runner, b = PacedRunner(per_input_s=0.004), batcher()
+    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    await run()  # the pace
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + 1.5
+
+    async def caller(delay: float) -> None:
+        await asyncio.sleep(delay)
+        while loop.time() < stop:
+            await run()
+            await asyncio.sleep(0.001)  # the way back to the client and in again
+
+    # 24 callers in three groups a third of a batch apart. Counting the demand only at flushes, the
+    # batches settled at 10 (in a busy gateway, three of 21 cycled for 64 clients).
+    await asyncio.gather(*(caller(group * 0.016) for group in range(3) for _ in range(8)))
+    sizes = [len(c.inputs) for c in runner.calls[1:]]
+    assert sizes[-12:-1] == [12] * 11, sizes
+
+
 async def test_a_lone_request_goes_after_the_short_wait() -> None:
     runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=0.003)
     loop = asyncio.get_running_loop()
