@@ -2,13 +2,14 @@
 
 A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
 next batch gathers in the gateway. It goes as soon as it holds its share of the model's recent demand
-(the most inputs recently outstanding at once, split over the batches that may be in flight), or
-else a quarter of the way into the time the runner has left (learned from the batches before): the
-thread with the smallest piece frees up well before the whole batch is done, and the next batch must
-be there, tokenized, by then. At most two batches per key are in flight. A request that finds the
-runner idle waits a few milliseconds for company unless its share is already there. Batches are grouped
-by length and bounded by padded tokens. Each caller gets exactly its own results; if a batch fails with
-a client error, its callers are retried one by one, so one bad input fails only its own request.
+(the most inputs recently outstanding at once, a landing batch's included, split over the batches that
+may be in flight), or else a quarter of the way into the time the runner has left (learned from the
+batches before): the thread with the smallest piece frees up well before the whole batch is done, and the
+next batch must be there, tokenized, by then. At most two batches per key are in flight. A request that
+finds the runner idle waits a few milliseconds for company unless its share is already there. Batches are
+grouped by length and bounded by padded tokens. Each caller gets exactly its own results; if a batch
+fails with a client error, its callers are retried one by one, so one bad input fails only its own
+request.
 """
 
 from __future__ import annotations
@@ -204,9 +205,7 @@ class EncodeBatcher:
             self._pace[sent.model] = per_token if pace is None else 0.7 * pace + 0.3 * per_token
         lane.last_landed = now
         pending = self._pending.get(key)
-        # Its callers are still outstanding until answered: counted only at flushes, the demand missed
-        # them, and three batches of 21 cycled at 64 clients (each the share of the 42 seen) where two of
-        # 32 fit; the smaller forwards cost the runner ~4% more per sentence.
+        # Its callers stay outstanding until answered, so they count in the demand (see DEMAND_MEMORY_S).
         self._recent_demand(sent.model, outstanding=lane.inputs + (pending.inputs if pending else 0))
         lane.in_flight -= 1
         lane.inputs -= sent.inputs
