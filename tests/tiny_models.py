@@ -32,14 +32,14 @@ def vocab() -> list[str]:
 def _config(**extra: object):  # type: ignore[no-untyped-def]
     from transformers import BertConfig
 
+    settings: dict[str, object] = {"max_position_embeddings": 64, **extra}
     return BertConfig(
         vocab_size=len(vocab()),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
-        **extra,
+        **settings,
     )
 
 
@@ -64,8 +64,9 @@ def build(kind: str, folder: Path, seed: int = 0) -> Path:
     classes = {
         "embed": ("BertModel", {}),
         "cls": ("BertForSequenceClassification", _labels(SENTIMENT_LABELS)),
-        "nli": ("BertForSequenceClassification", _labels(NLI_LABELS)),
-        "ner": ("BertForTokenClassification", _labels(NER_LABELS)),
+        # Longer positions: the tutorial's sentences spell out many words letter by letter.
+        "nli": ("BertForSequenceClassification", {**_labels(NLI_LABELS), "max_position_embeddings": 256}),
+        "ner": ("BertForTokenClassification", {**_labels(NER_LABELS), "max_position_embeddings": 256}),
         "mlm": ("BertForMaskedLM", {}),
         "qa": ("BertForQuestionAnswering", {}),
     }

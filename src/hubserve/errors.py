@@ -111,9 +111,14 @@ class NotFound(HubserveError):
 
 
 class ModelNotFound(NotFound):
-    """No model with this id in the hub."""
+    """No model with this id in the hub (or one the caller may not see)."""
 
     error_type = "model_not_found"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Hub's error code, which huggingface_hub turns into ``RepositoryNotFoundError``."""
+        return {"X-Error-Code": "RepoNotFound"}
 
 
 class AccountNotFound(NotFound):

@@ -64,7 +64,7 @@ def test_legacy_options_accepted(server: str) -> None:
     )
     assert r.status_code == 200
     bad = post(server, "/models/test/tiny-cls", {"inputs": "hi", "options": {"wait_for_model": "soon"}})
-    assert bad.status_code == 422 and bad.json()["error_type"] == "validation"
+    assert bad.status_code == 422 and bad.headers["x-error-type"] == "validation"
 
 
 @pytest.mark.parametrize(
@@ -97,14 +97,14 @@ def test_legacy_options_accepted(server: str) -> None:
 def test_bad_input(server: str, path: str, body: Any, status: int, error_type: str) -> None:
     r = post(server, path, body)
     assert r.status_code == status, r.text
-    assert r.json()["error_type"] == error_type
+    assert r.headers["x-error-type"] == error_type
     assert r.json()["error"]
 
 
 def test_body_over_limit_is_413(server: str) -> None:
     big = {"inputs": "x" * (300 * 1024)}
     r = post(server, "/models/test/tiny-cls", big)
-    assert r.status_code == 413 and r.json()["error_type"] == "payload_too_large"
+    assert r.status_code == 413 and r.headers["x-error-type"] == "payload_too_large"
 
 
 def test_chunked_body_over_limit_is_413(server: str) -> None:
@@ -115,12 +115,12 @@ def test_chunked_body_over_limit_is_413(server: str) -> None:
         yield b'"}'
 
     r = httpx.post(f"{server}/models/test/tiny-cls", content=chunks(), timeout=30)
-    assert r.status_code == 413 and r.json()["error_type"] == "payload_too_large"
+    assert r.status_code == 413 and r.headers["x-error-type"] == "payload_too_large"
 
 
 def test_wrong_method(server: str) -> None:
     r = httpx.get(f"{server}/models/test/tiny-cls")
-    assert r.status_code == 405 and r.json()["error_type"] == "method_not_allowed"
+    assert r.status_code == 405 and r.headers["x-error-type"] == "method_not_allowed"
 
 
 def test_model_list_and_info(server: str) -> None:
@@ -146,11 +146,11 @@ def test_bad_serving_headers(server: str, header: str, value: str) -> None:
         server, "/models/test/tiny-cls", {"inputs": "hi"}, headers={header: value, "X-Use-Cache": "false"}
     )
     assert r.status_code == 422
-    assert r.json()["error_type"] == "validation" and header in r.json()["error"]
+    assert r.headers["x-error-type"] == "validation" and header in r.json()["error"]
 
 
 def test_admin_routes_refuse_bad_ids(server: str, admin_headers: dict[str, str]) -> None:
     r = httpx.post(f"{server}/api/models/te st/x/load", headers=admin_headers)
-    assert r.json()["error_type"] == "invalid_model_id"
+    assert r.headers["x-error-type"] == "invalid_model_id"
     assert httpx.get(f"{server}/models/test/missing/info").status_code == 404
     assert httpx.get(f"{server}/api/models/a/b/c").status_code == 404

@@ -1,4 +1,4 @@
-"""``hubserve serve | import | pull | ls | rm | config``: a thin shell over the hub and the gateway."""
+"""``hubserve serve | import | pull | ls | rm | alias | config``: a thin shell over hub and gateway."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from hubserve.cli.accounts import account_store
 from hubserve.cli.accounts import add_commands as add_account_commands
+from hubserve.cli.aliases import add_commands as add_alias_commands
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
 from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(handler=_load if verb == "load" else _unload)
 
     add_account_commands(sub)
+    add_alias_commands(sub)
 
     cfg = sub.add_parser("config", help="show every setting and its value")
     cfg.set_defaults(handler=_config)

@@ -13,21 +13,42 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from hubserve.accounts.principal import Principal, Scope, anonymous
 from hubserve.accounts.ratelimit import RateLimiter, Tier
 from hubserve.accounts.store import AccountStore, now_utc
 from hubserve.accounts.tokens import PREFIX
-from hubserve.errors import Forbidden, ModelNotFound, RateLimited, Unauthorized
+from hubserve.errors import BadRequest, Forbidden, ModelNotFound, RateLimited, Unauthorized
 from hubserve.gateway.metering import Meter
 from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
+from hubserve.hub.resolve import Resolved, candidates
 from hubserve.hub.store import HubStore
 
 log = logging.getLogger(__name__)
 _MAX_CACHED_TOKENS = 10_000
 _TOUCH_EVERY_S = 30.0
+
+
+class AmbiguousModelId(BadRequest):
+    """A bare model name that several namespaces hold."""
+
+    error_type = "ambiguous_model_id"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """An admitted call: the manifest of the model that serves it, and the name the client used."""
+
+    manifest: Manifest
+    name: str
+
+    @property
+    def model_id(self) -> ModelId:
+        """The model that serves the call."""
+        return ModelId.parse(self.manifest.id)
 
 
 class AccessControl:
@@ -161,14 +182,31 @@ class AccessControl:
         if not await self.visible(principal, str(model_id)):
             raise ModelNotFound(f"Model {model_id} does not exist")
 
+    async def find(self, principal: Principal, name: str) -> Resolved:
+        """The model ``name`` (an id, an alias or a bare name) means for this caller, if they may see it.
+
+        An alias has its target's visibility. A bare name that several visible namespaces hold is
+        ambiguous; one held only where the caller cannot look is missing, as its model would be.
+        """
+        found = candidates(self.store, name)
+        seen = [r for r in found if await self.visible(principal, str(r.model_id))]
+        if not seen:
+            raise ModelNotFound(f"Model {name} does not exist")
+        if len(seen) > 1:
+            raise AmbiguousModelId(
+                f"Model {name} is ambiguous: name one of {', '.join(str(r.model_id) for r in seen)}"
+            )
+        return seen[0]
+
     # ---- may this call run -----------------------------------------------------------------------------
 
     async def admit(
-        self, meter: Meter, principal: Principal, model_id: ModelId, *, task: str | None, route: str
-    ) -> Manifest:
-        """Visibility, then one hit on the caller's rate limit; the meter records the call from here on."""
-        await self.check_visible(principal, model_id)
-        manifest = self.store.get(model_id)
+        self, meter: Meter, principal: Principal, name: str, *, task: str | None, route: str
+    ) -> Admission:
+        """Find the model, then hit the caller's rate limit once; the meter records the call from here on."""
+        resolved = await self.find(principal, name)
+        manifest = self.store.get(resolved.model_id)
+        model_id = resolved.model_id
         meter.model, meter.task, meter.route = str(model_id), task or manifest.pipeline_tag, route
         tier = self.tier(principal)
         decision = await self.limiter.hit(principal.client, tier)
@@ -180,7 +218,7 @@ class AccessControl:
                 f"{decision.window_s}s); retry in {decision.reset_s}s",
                 headers=decision.headers(),
             )
-        return manifest
+        return Admission(manifest, resolved.name)
 
     def tier(self, principal: Principal) -> Tier:
         """The caller's tier; an account naming a tier the server lacks falls back to 'free'."""

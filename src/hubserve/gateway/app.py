@@ -20,6 +20,7 @@ from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
+from hubserve.gateway.hubapi.routes import router as hubapi_router
 from hubserve.gateway.openai.routes import router as openai_router
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.routes import router as tgi_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
     install_error_handlers(app)
     app.include_router(hf_router)  # the gateway's front serves their POSTs (hf.lane)
     app.include_router(admin_router)
+    app.include_router(hubapi_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)

@@ -41,7 +41,7 @@ class BodyLimitMiddleware:
         return f"Request body is larger than the limit of {self.max_bytes} bytes"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": self._message(), "error_type": PayloadTooLarge.error_type}).encode()
+        body = json.dumps({"error": self._message()}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -50,6 +50,7 @@ class BodyLimitMiddleware:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
+                    (b"x-error-type", PayloadTooLarge.error_type.encode()),
                 ],
             }
         )

@@ -21,9 +21,22 @@ from hubserve.gateway.openai.errors import openai_error_body, openai_status
 log = logging.getLogger(__name__)
 
 
+# The only error types huggingface_hub maps to meaningful classes: for ``text_generation`` it turns a
+# body carrying any other ``error_type`` into ``UnknownError``, which is not an ``HfHubHTTPError``
+# (``inference._common.raise_text_generation_error``), so ``except HfHubHTTPError`` would miss it.
+TGI_ERROR_TYPES = frozenset({"validation", "generation", "overloaded", "incomplete_generation"})
+
+
 def hf_body(error: HubserveError) -> dict[str, object]:
-    """HF / TGI dialect: ``{"error": str, "error_type": str}``."""
-    return {"error": error.message, "error_type": error.error_type}
+    """HF / TGI dialect: ``{"error": str}``, plus ``error_type`` for TGI's own four types."""
+    if error.error_type in TGI_ERROR_TYPES:
+        return {"error": error.message, "error_type": error.error_type}
+    return {"error": error.message}
+
+
+def error_headers(error: HubserveError) -> dict[str, str]:
+    """The error's own headers plus ``X-Error-Type``, which every dialect sends."""
+    return {**error.headers, "X-Error-Type": error.error_type}
 
 
 def is_openai_route(path: str) -> bool:
@@ -33,7 +46,7 @@ def is_openai_route(path: str) -> bool:
 
 def error_response(error: HubserveError, path: str = "") -> JSONResponse:
     """The response for a hubserve error, in the dialect of the route it happened on."""
-    headers = error.headers
+    headers = error_headers(error)
     if is_openai_route(path):
         return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
     body = hf_body(error)
@@ -45,7 +58,9 @@ def error_response(error: HubserveError, path: str = "") -> JSONResponse:
 def crash_response(request: Request, exc: Exception) -> JSONResponse:
     """Log an unhandled error with its traceback; the client gets a 500 that gives nothing away."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "Internal server error", "error_type": "internal"}, status_code=500)
+    return JSONResponse(
+        {"error": "Internal server error"}, status_code=500, headers={"X-Error-Type": "internal"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,8 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(NotFound(f"No route {request.method} {path}"), path)
         if exc.status_code == 405:
             return error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}"), path)
-        body = {"error": str(exc.detail), "error_type": "http_error"}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = {**(exc.headers or {}), "X-Error-Type": "http_error"}
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
         return crash_response(request, exc)

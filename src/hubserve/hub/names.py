@@ -1,4 +1,4 @@
-"""ModelId: a validated ``namespace/name`` that can never name a path outside the hub."""
+"""ModelId: a validated ``namespace/name`` that never names a path outside the hub; and names to ask for."""
 
 from __future__ import annotations
 
@@ -32,6 +32,21 @@ class ModelId:
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def check_reference(text: str) -> str:
+    """A name a client may ask for: ``namespace/name``, or a bare ``name`` as the Hub's old canonical ids.
+
+    Returns the text; raises InvalidModelId with the reason.
+    """
+    if not isinstance(text, str) or not text:
+        raise InvalidModelId("Model id is empty; expected 'namespace/name'.")
+    parts = text.split("/")
+    if len(parts) > 2:
+        raise InvalidModelId(f"Model id {text!r} has more than one '/': expected 'namespace/name' or 'name'.")
+    for part in parts:
+        _check_part(part, text)
+    return text
 
 
 def _check_part(part: str, whole: str) -> None:

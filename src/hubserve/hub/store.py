@@ -2,6 +2,7 @@
 
 Layout under the hub root::
 
+    aliases.json                                 alias name -> model id (hub.aliases)
     models/<namespace>/<name>/manifest.json      written last, inside the staged folder
     models/<namespace>/<name>/files/...          the repo's files
     cache/<kind>/<namespace>/<name>/<revision>/  derived artefacts (e.g. ONNX exports)
@@ -11,6 +12,7 @@ Layout under the hub root::
 from __future__ import annotations
 
 import builtins
+import glob
 import os
 import shutil
 import time
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hubserve.errors import HubError, ModelExists, ModelNotFound
+from hubserve.hub.aliases import ALIASES_NAME, AliasTable
 from hubserve.hub.copying import copy_files
 from hubserve.hub.manifest import MANIFEST_NAME, Manifest, ModelFormat
 from hubserve.hub.names import ModelId
@@ -56,6 +59,7 @@ class HubStore:
         self._recheck_s = recheck_s
         self._clock = clock
         self._parsed: dict[ModelId, _Parsed] = {}
+        self.aliases = AliasTable(root / ALIASES_NAME, recheck_s=recheck_s, clock=clock)
         for folder in (self._models, self._staging, self._cache):
             folder.mkdir(parents=True, exist_ok=True)
         self._sweep_stale_staging()
@@ -66,6 +70,19 @@ class HubStore:
         for path in sorted(self._models.glob(f"*/*/{MANIFEST_NAME}")):
             manifests.append(Manifest.model_validate_json(path.read_text()))
         return manifests
+
+    def ids_named(self, name: str) -> builtins.list[ModelId]:
+        """The ids of the repos called ``name``, in any namespace."""
+        found = self._models.glob(f"*/{glob.escape(name)}/{MANIFEST_NAME}")
+        return sorted(ModelId(path.parent.parent.name, name) for path in found)
+
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` is the id of a model in the hub (an alias is not)."""
+        return text.count("/") == 1 and self.exists(ModelId.parse(text))
+
+    def add_alias(self, name: str, target: str, *, replace: bool = False) -> None:
+        """Make ``name`` stand for ``target``, a model here or another alias (``AliasTable.add``)."""
+        self.aliases.add(name, target, is_model=self.holds, replace=replace)
 
     def exists(self, model_id: ModelId) -> bool:
         """Whether a complete repo with this id is in the hub."""
@@ -125,6 +142,8 @@ class HubStore:
         """Copy files into a new repo atomically: either the whole repo appears, or nothing does."""
         if self.exists(model_id) and not replace:
             raise ModelExists(f"Model {model_id} already exists; remove it first or pass replace")
+        if self.aliases.target_of(str(model_id)) is not None:
+            raise ModelExists(f"{model_id} is an alias; remove it first (hubserve alias rm {model_id})")
         with self._staged() as stage:
             entries = copy_files(
                 sources, stage / "files", label=f"importing {model_id}", show_progress=show_progress

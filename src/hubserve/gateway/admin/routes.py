@@ -1,4 +1,4 @@
-"""Server routes: ``/health``, ``/info``, per-model info, and the Hub-style model list."""
+"""Server routes: ``/health``, ``/info``, per-model info, and loading and unloading models."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from hubserve import __version__
 from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.detect import read_json
-from hubserve.hub.manifest import Manifest
 from hubserve.hub.names import ModelId
 
 router = APIRouter()
@@ -39,18 +38,16 @@ async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
         ],
     }
     if settings.default_model:
-        body.update(model_info(services, ModelId.parse(settings.default_model)))
+        resolved = await services.access.find(principal, settings.default_model)
+        body.update(model_info(services, resolved.model_id))
     return body
 
 
-@router.get("/models/{namespace}/{name}/info")
-async def per_model_info(
-    namespace: str, name: str, principal: Reader, services: ServicesDep
-) -> dict[str, Any]:
-    """TEI-style info for one model."""
-    model_id = ModelId.parse(f"{namespace}/{name}")
-    await services.access.check_visible(principal, model_id)
-    return model_info(services, model_id)
+@router.get("/models/{model:path}/info")
+async def per_model_info(model: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
+    """TEI-style info for one model (an id, an alias or a bare name)."""
+    resolved = await services.access.find(principal, model)
+    return model_info(services, resolved.model_id)
 
 
 @router.get("/api/ps")
@@ -69,62 +66,19 @@ async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
 
 @router.post("/api/models/{namespace}/{name}/load")
 async def load_model(
-    namespace: str, name: str, _: Admin, services: ServicesDep, pin: bool = False, wait: bool = True
+    namespace: str, name: str, admin: Admin, services: ServicesDep, pin: bool = False, wait: bool = True
 ) -> dict[str, Any]:
     """Start a model ahead of traffic; ``pin=true`` keeps it loaded until unloaded."""
-    return await services.scheduler.load(ModelId.parse(f"{namespace}/{name}"), pin=pin, wait=wait)
+    resolved = await services.access.find(admin, f"{namespace}/{name}")
+    return await services.scheduler.load(resolved.model_id, pin=pin, wait=wait)
 
 
 @router.post("/api/models/{namespace}/{name}/unload")
-async def unload_model(namespace: str, name: str, _: Admin, services: ServicesDep) -> dict[str, Any]:
+async def unload_model(namespace: str, name: str, admin: Admin, services: ServicesDep) -> dict[str, Any]:
     """Stop a model now, or when its running requests end."""
-    model_id = ModelId.parse(f"{namespace}/{name}")
+    model_id = (await services.access.find(admin, f"{namespace}/{name}")).model_id
     services.store.get(model_id)
     return {"model": str(model_id), "was_loaded": await services.scheduler.unload(model_id)}
-
-
-@router.get("/api/models")
-async def list_models(
-    principal: Reader, services: ServicesDep, search: str | None = None, pipeline_tag: str | None = None
-) -> list[dict[str, Any]]:
-    """The Hub's list shape, filtered by id substring and task; private models only for those who see them."""
-    manifests = [m for m in services.store.list() if await services.access.visible(principal, m.id)]
-    if search:
-        manifests = [m for m in manifests if search.lower() in m.id.lower()]
-    if pipeline_tag:
-        manifests = [m for m in manifests if pipeline_tag in m.tasks]
-    return [hub_model(m, services) for m in manifests]
-
-
-@router.get("/api/models/{namespace}/{name}")
-async def get_model(namespace: str, name: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
-    """One model in the Hub's shape, with its files as ``siblings``."""
-    model_id = ModelId.parse(f"{namespace}/{name}")
-    await services.access.check_visible(principal, model_id)
-    manifest = services.store.get(model_id)
-    body = hub_model(manifest, services)
-    body["siblings"] = [{"rfilename": f.path, "size": f.size_bytes} for f in manifest.files]
-    body["usedStorage"] = manifest.size_bytes
-    return body
-
-
-def hub_model(manifest: Manifest, services: Services) -> dict[str, Any]:
-    """A manifest in the Hub API's model shape, with its owner and privacy."""
-    owner, private = services.access.access_of(manifest.id)
-    return {
-        "id": manifest.id,
-        "modelId": manifest.id,
-        "sha": manifest.revision,
-        "pipeline_tag": manifest.pipeline_tag,
-        "tasks": manifest.tasks,
-        "library_name": manifest.library,
-        "tags": [*manifest.tasks, manifest.library, manifest.format],
-        "private": private,
-        "author": owner or manifest.id.split("/")[0],
-        "createdAt": manifest.created_at,
-        "cardData": {"license": manifest.license},
-        "source": manifest.source,
-    }
 
 
 def model_info(services: Services, model_id: ModelId) -> dict[str, Any]:

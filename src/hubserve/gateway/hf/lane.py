@@ -22,7 +22,10 @@ from hubserve.gateway.hf.routes import serve
 
 
 class Target(NamedTuple):
-    """What an HF inference path asks for: a model (None: the default model) and maybe a task."""
+    """What an HF inference path asks for: a model (None: the default model) and maybe a task.
+
+    The model is ``namespace/name`` or a bare ``name``, an id or an alias, as the client wrote it.
+    """
 
     model: str | None
     task: str | None
@@ -35,13 +38,21 @@ def inference_target(path: str) -> Target | None:
     parts = path.split("/")
     if parts[0] or not all(parts[1:]):
         return None
+    if parts[1] == "hf-inference":  # the HF router's prefix for its own provider
+        del parts[1]
     match parts[1:]:
         case ["models", namespace, name]:
             return Target(f"{namespace}/{name}", None)
+        case ["models", name]:
+            return Target(name, None)
         case ["models", namespace, name, "pipeline", task]:
             return Target(f"{namespace}/{name}", task)
+        case ["models", name, "pipeline", task]:
+            return Target(name, task)
         case ["pipeline", task, namespace, name]:
             return Target(f"{namespace}/{name}", task)
+        case ["pipeline", task, name]:
+            return Target(name, task)
     return None
 
 

@@ -1,5 +1,9 @@
 """HF Inference API routes: per-model URLs, the pipeline and legacy forms, and POST / for a default model.
 
+Each also answers under ``/hf-inference``, the HF router's prefix that huggingface_hub builds for a Hub
+model id (``{INFERENCE_PROXY_TEMPLATE}/models/{id}[/pipeline/{task}]``), and takes a bare ``name`` as
+well as ``namespace/name``.
+
 The gateway serves their POSTs from its front (``hf.lane``), ahead of FastAPI's router; the APIRouter
 keeps them in the OpenAPI schema and answers their other methods. Both end in ``serve``.
 """
@@ -39,24 +43,27 @@ def _path_params(*names: str) -> dict[str, Any]:
     return {"parameters": params}
 
 
-@router.post("/models/{namespace}/{name}", openapi_extra=_path_params("namespace", "name"))
-async def model_task(request: Request) -> Response:
-    """Run the model's own task (embedding models pick similarity by input shape)."""
-    return await serve(request, _model(request), None)
+def _add(path: str, *params: str) -> None:
+    """One HF inference route in the schema, also under the HF router's ``/hf-inference`` prefix."""
+    task = "task" in params
+
+    async def endpoint(request: Request) -> Response:
+        return await serve(request, _model(request), request.path_params["task"] if task else None)
+
+    endpoint.__doc__ = "Run a named task on the model." if task else "Run the model's own task."
+    for prefix in ("", "/hf-inference"):
+        router.add_api_route(
+            prefix + path, endpoint, methods=["POST"], openapi_extra=_path_params(*params),
+            operation_id=f"infer{prefix.replace('/', '_').replace('-', '_')}_{path}",
+        )  # fmt: skip
 
 
-@router.post(
-    "/models/{namespace}/{name}/pipeline/{task}", openapi_extra=_path_params("namespace", "name", "task")
-)
-async def model_pipeline(request: Request) -> Response:
-    """Run a named task on the model (the HF router's form)."""
-    return await serve(request, _model(request), request.path_params["task"])
-
-
-@router.post("/pipeline/{task}/{namespace}/{name}", openapi_extra=_path_params("task", "namespace", "name"))
-async def legacy_pipeline(request: Request) -> Response:
-    """The api-inference era form of the pipeline route."""
-    return await serve(request, _model(request), request.path_params["task"])
+_add("/models/{namespace}/{name}", "namespace", "name")
+_add("/models/{name}", "name")
+_add("/models/{namespace}/{name}/pipeline/{task}", "namespace", "name", "task")
+_add("/models/{name}/pipeline/{task}", "name", "task")
+_add("/pipeline/{task}/{namespace}/{name}", "task", "namespace", "name")
+_add("/pipeline/{task}/{name}", "task", "name")
 
 
 @router.post("/")
@@ -67,4 +74,4 @@ async def default_model(request: Request) -> Response:
 
 def _model(request: Request) -> str:
     params: dict[str, str] = request.path_params
-    return f"{params['namespace']}/{params['name']}"
+    return f"{params['namespace']}/{params['name']}" if "namespace" in params else params["name"]

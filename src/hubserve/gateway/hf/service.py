@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from hubserve.accounts.principal import Principal
 from hubserve.errors import ValidationFailed
+from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, serve_generation
 from hubserve.gateway.json_body import parse_json
@@ -19,8 +20,6 @@ from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services
 from hubserve.gateway.tgi.protocol import GenerateRequest
 from hubserve.gateway.tgi.service import generate
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.tasks.base import CallContext, Envelope, parse_model
 from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
 from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
@@ -51,12 +50,12 @@ async def infer(
 ) -> Response:
     """Serve ``POST /models/{id}[/pipeline/{task}]`` and its legacy twin."""
     started = time.perf_counter()
-    model_id = ModelId.parse(model)
     meter = meter_of(request)
-    manifest = await services.access.admit(meter, principal, model_id, task=task_name, route="hf")
+    admission = await services.access.admit(meter, principal, model, task=task_name, route="hf")
+    manifest, model_id = admission.manifest, admission.model_id
     data = await read_json_body(request)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
-        return await _generate(request, services, manifest, data)
+        return await _generate(request, services, admission, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
@@ -65,7 +64,6 @@ async def infer(
     prepared = task.prepare(envelope, ctx)  # validate here, before anything is queued or loaded
     options = serve_options(request, services.settings, envelope.options)
     headers = {
-        "x-model-id": str(model_id),
         "x-task": task.name,
         "x-compute-characters": str(_characters(envelope.inputs)),
     }
@@ -93,7 +91,7 @@ async def infer(
 
 
 async def _generate(
-    request: Request, services: Services, manifest: Manifest, data: dict[str, Any]
+    request: Request, services: Services, admission: Admission, data: dict[str, Any]
 ) -> Response:
     body = parse_model(GenerateRequest, data, where="body")
     assert isinstance(body, GenerateRequest)
@@ -103,7 +101,7 @@ async def _generate(
         # TGI's POST / echoes the prompt by default for text-generation models and answers a list.
         return await generate(generator, body, full_text_default=True, as_list=True)
 
-    return await serve_generation(request, services, manifest, options, handler)
+    return await serve_generation(request, services, admission, options, handler)
 
 
 def _input_items(inputs: Any) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,12 +15,12 @@ from hubserve.errors import ValidationFailed
 from hubserve.gateway.callers import Inferrer, Reader
 from hubserve.gateway.cold_start import ServeOptions, serve_options
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
+from hubserve.gateway.hubapi.catalog import Catalog
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.tasks.base import parse_model
 
 router = APIRouter()
@@ -46,11 +47,11 @@ async def _chat(
         return await chat(generator, body)
 
     model = bound_model(services, body.model, url_model)
-    manifest = await services.access.admit(
+    admission = await services.access.admit(
         meter_of(request), principal, model, task="chat-completion", route="openai"
     )
     return await serve_generation(
-        request, services, manifest, _options(request, services, body.keep_alive), handler
+        request, services, admission, _options(request, services, body.keep_alive), handler
     )
 
 
@@ -64,12 +65,20 @@ async def chat_completions(request: Request, principal: Inferrer, services: Serv
     return await _chat(request, services, principal, None)
 
 
-@router.post("/models/{namespace}/{name}/v1/chat/completions")
+@router.post("/models/{model:path}/v1/chat/completions")
 async def model_chat_completions(
-    namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep
+    model: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
     """Chat with the model in the URL (huggingface_hub sends model "dummy" here)."""
-    return await _chat(request, services, principal, f"{namespace}/{name}")
+    return await _chat(request, services, principal, model)
+
+
+@router.post("/hf-inference/models/{model:path}/v1/chat/completions")
+async def router_chat_completions(
+    model: str, request: Request, principal: Inferrer, services: ServicesDep
+) -> Response:
+    """The HF router's form of the same, which huggingface_hub builds for a Hub model id."""
+    return await _chat(request, services, principal, model)
 
 
 @router.post("/v1/completions")
@@ -81,39 +90,32 @@ async def text_completions(request: Request, principal: Inferrer, services: Serv
         return await completions(generator, body)
 
     model = bound_model(services, body.model, None)
-    manifest = await services.access.admit(
+    admission = await services.access.admit(
         meter_of(request), principal, model, task="text-generation", route="openai"
     )
     return await serve_generation(
-        request, services, manifest, _options(request, services, body.keep_alive), handler
+        request, services, admission, _options(request, services, body.keep_alive), handler
     )
 
 
-def _model_card(manifest: Manifest) -> dict[str, Any]:
+def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:
     return {
-        "id": manifest.id,
+        "id": name,
         "object": "model",
-        "created": _created(manifest),
-        "owned_by": manifest.id.split("/")[0],
+        "created": int(datetime.fromisoformat(manifest.created_at).timestamp()),
+        "owned_by": name.split("/")[0],
     }
-
-
-def _created(manifest: Manifest) -> int:
-    from datetime import datetime
-
-    return int(datetime.fromisoformat(manifest.created_at).timestamp())
 
 
 @router.get("/v1/models")
 async def list_models(principal: Reader, services: ServicesDep) -> dict[str, Any]:
-    """Every model in the hub the caller may see, in OpenAI's list shape."""
-    visible = [m for m in services.store.list() if await services.access.visible(principal, m.id)]
-    return {"object": "list", "data": [_model_card(m) for m in visible]}
+    """Every model and alias in the hub the caller may see, in OpenAI's list shape."""
+    entries = await Catalog(services, principal).entries()
+    return {"object": "list", "data": [_model_card(name, m) for name, m in entries]}
 
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(model_id: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
-    """One model; the id may arrive with its '/' percent-encoded."""
-    model = ModelId.parse(model_id)
-    await services.access.check_visible(principal, model)
-    return _model_card(services.store.get(model))
+    """One model or alias; the id may arrive with its '/' percent-encoded."""
+    resolved = await services.access.find(principal, model_id)
+    return _model_card(resolved.name, services.store.get(resolved.model_id))

@@ -26,9 +26,8 @@ async def _serve(
 ) -> Response:
     from hubserve.gateway.hf.service import read_json_body
 
-    model_id = bound_model(services, None, model)
-    manifest = await services.access.admit(
-        meter_of(request), principal, model_id, task="text-generation", route="tgi"
+    admission = await services.access.admit(
+        meter_of(request), principal, bound_model(services, None, model), task="text-generation", route="tgi"
     )
     body = parse_model(GenerateRequest, await read_json_body(request), where="body")
     assert isinstance(body, GenerateRequest)
@@ -38,7 +37,7 @@ async def _serve(
     async def handler(generator: Generator) -> Response:
         return await generate(generator, body, full_text_default=False, as_list=False)
 
-    return await serve_generation(request, services, manifest, options, handler)
+    return await serve_generation(request, services, admission, options, handler)
 
 
 @router.post("/generate")
