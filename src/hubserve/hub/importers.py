@@ -211,7 +211,8 @@ def _shipped_gguf(package: str) -> Path | None:
         return None
     found = sorted(Path(spec.submodule_search_locations[0]).rglob("*.gguf"))
     if len(found) > 1:
-        raise ImportFailed(f"Package {package!r} ships several GGUF files: {', '.join(p.name for p in found)}")
+        names = ", ".join(p.name for p in found)
+        raise ImportFailed(f"Package {package!r} ships several GGUF files ({names}); import one by path")
     return found[0] if found else None
 
 
