@@ -48,11 +48,12 @@ def error_response(error: HubserveError, path: str = "") -> JSONResponse:
     """The response for a hubserve error, in the dialect of the route it happened on."""
     headers = error_headers(error)
     if is_openai_route(path):
-        return JSONResponse(openai_error_body(error), status_code=openai_status(error), headers=headers)
-    body = hf_body(error)
-    if isinstance(error, ModelLoading):
+        body, status = openai_error_body(error), openai_status(error)
+    else:
+        body, status = hf_body(error), error.status_code
+    if isinstance(error, ModelLoading):  # HF's cold-start field; OpenAI clients ignore a key they don't know
         body["estimated_time"] = round(error.estimated_time_s, 2)
-    return JSONResponse(body, status_code=error.status_code, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def crash_response(request: Request, exc: Exception) -> JSONResponse:
