@@ -92,9 +92,11 @@ from huggingface_hub import InferenceClient
 import hubserve
 hubserve.use_huggingface_hub(sys.argv[1])
 client = InferenceClient(token=os.environ["HF_TOKEN"])
-print(client.feature_extraction("hello", model="sentence-transformers/all-MiniLM-L6-v2").shape)
-print(client.sentence_similarity("a cat", ["a kitten", "a car"], model="sentence-transformers/all-MiniLM-L6-v2"))
-print(client.token_classification("My name is John Smith", model="arcjet/sensitive-info-rampart")[0].entity_group)
+minilm = "sentence-transformers/all-MiniLM-L6-v2"
+print(client.feature_extraction("hello", model=minilm).shape)
+print(client.sentence_similarity("a cat", ["a kitten", "a car"], model=minilm))
+print(client.token_classification("My name is John Smith", model="arcjet/sensitive-info-rampart")[0]
+      .entity_group)
 print(len(client.text_generation("The sky is", model="google/gemma-3-270m", max_new_tokens=3)) > 0)
 hi = [{"role": "user", "content": "Hi"}]
 chat = client.chat_completion(hi, model="HuggingFaceTB/SmolLM2-135M-Instruct", max_tokens=3)
