@@ -53,12 +53,7 @@ class AliasTable:
     def follow(self, name: str) -> str:
         """The model id at the end of ``name``'s chain; ``name`` itself when it is no alias."""
         self._refresh()
-        seen = [name]
-        while seen[-1] in self._table:
-            seen.append(self._table[seen[-1]])
-            if len(seen) > MAX_CHAIN + 1 or seen[-1] in seen[:-1]:
-                raise AliasLoop(f"Alias {name} does not lead to a model: {' -> '.join(seen)}")
-        return seen[-1]
+        return _follow(self._table, name)
 
     def add(self, name: str, target: str, *, is_model: Callable[[str], bool], replace: bool = False) -> None:
         """Make ``name`` stand for ``target``; refuse shadowing a model, a missing target, or a loop."""
@@ -72,12 +67,7 @@ class AliasTable:
         if target not in table and not is_model(target):
             raise ModelNotFound(f"Alias target {target} is neither a model in the hub nor an alias")
         table[name] = target
-        self._table = table  # follow() checks the new chain before anything is written
-        try:
-            self.follow(name)
-        except AliasLoop:
-            self._checked = float("-inf")
-            raise
+        _follow(table, name)  # the new chain must end at a model before anything is written
         self._write(table)
 
     def remove(self, name: str) -> str:
@@ -117,6 +107,15 @@ class AliasTable:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
         self._table, self._identity, self._checked = dict(table), _identity(self.path), self._clock()
+
+
+def _follow(table: dict[str, str], name: str) -> str:
+    seen = [name]
+    while seen[-1] in table:
+        seen.append(table[seen[-1]])
+        if len(seen) > MAX_CHAIN + 1 or seen[-1] in seen[:-1]:
+            raise AliasLoop(f"Alias {name} does not lead to a model: {' -> '.join(seen)}")
+    return seen[-1]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
