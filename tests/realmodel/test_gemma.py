@@ -16,11 +16,6 @@ from tests.conftest import GEMMA
 pytestmark = pytest.mark.realmodel
 
 
-@pytest.fixture(scope="module")
-def client(server: str) -> OpenAI:
-    return OpenAI(base_url=f"{server}/v1", api_key="test", max_retries=0)
-
-
 def test_knows_the_capital_of_france(client: OpenAI) -> None:
     out = client.chat.completions.create(
         model=GEMMA,

@@ -11,11 +11,6 @@ from tests.conftest import SMOLLM
 pytestmark = pytest.mark.realmodel
 
 
-@pytest.fixture(scope="module")
-def client(server: str) -> OpenAI:
-    return OpenAI(base_url=f"{server}/v1", api_key="test", max_retries=0)
-
-
 def test_answers_the_capital_of_france(client: OpenAI) -> None:
     out = client.chat.completions.create(
         model=SMOLLM,

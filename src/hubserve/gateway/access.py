@@ -40,15 +40,11 @@ class AmbiguousModelId(BadRequest):
 
 @dataclass(frozen=True)
 class Admission:
-    """An admitted call: the manifest of the model that serves it, and the name the client used."""
+    """An admitted call: the model that serves it, its manifest, and the name the client used."""
 
+    model_id: ModelId
     manifest: Manifest
     name: str
-
-    @property
-    def model_id(self) -> ModelId:
-        """The model that serves the call."""
-        return ModelId.parse(self.manifest.id)
 
 
 class AccessControl:
@@ -218,7 +214,7 @@ class AccessControl:
                 f"{decision.window_s}s); retry in {decision.reset_s}s",
                 headers=decision.headers(),
             )
-        return Admission(manifest, resolved.name)
+        return Admission(model_id, manifest, resolved.name)
 
     def tier(self, principal: Principal) -> Tier:
         """The caller's tier; an account naming a tier the server lacks falls back to 'free'."""

@@ -16,7 +16,12 @@ TEXTS = [
 
 
 def _norm(entities: list[dict[str, Any]], key: str) -> list[tuple[Any, ...]]:
-    return [(e[key], e["word"], e["start"], e["end"], round(float(e["score"]), 4)) for e in entities]
+    # Scores within 1e-4, not rounded to 4 places: ONNX and torch differ in the last float32 bits, and
+    # rounding turns a difference of 1e-6 across a boundary (0.51845) into one of 1e-4.
+    return [
+        (e[key], e["word"], e["start"], e["end"], pytest.approx(float(e["score"]), abs=1e-4))
+        for e in entities
+    ]
 
 
 @pytest.mark.parametrize("strategy", ["simple", "first", "average", "max"])
