@@ -10,6 +10,7 @@ keeps them in the OpenAPI schema and answers their other methods. Both end in ``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -43,27 +44,25 @@ def _path_params(*names: str) -> dict[str, Any]:
     return {"parameters": params}
 
 
-def _add(path: str, *params: str) -> None:
+def _add(path: str, name: str, summary: str) -> None:
     """One HF inference route in the schema, also under the HF router's ``/hf-inference`` prefix."""
-    task = "task" in params
+    params = _path_params(*re.findall(r"\{(\w+)\}", path))
 
     async def endpoint(request: Request) -> Response:
-        return await serve(request, _model(request), request.path_params["task"] if task else None)
+        return await serve(request, _model(request), request.path_params.get("task"))
 
-    endpoint.__doc__ = "Run a named task on the model." if task else "Run the model's own task."
+    endpoint.__doc__ = summary
     for prefix in ("", "/hf-inference"):
-        router.add_api_route(
-            prefix + path, endpoint, methods=["POST"], openapi_extra=_path_params(*params),
-            operation_id=f"infer{prefix.replace('/', '_').replace('-', '_')}_{path}",
-        )  # fmt: skip
+        route_name = f"{name}{'_router' if prefix else ''}"
+        router.add_api_route(prefix + path, endpoint, methods=["POST"], name=route_name, openapi_extra=params)
 
 
-_add("/models/{namespace}/{name}", "namespace", "name")
-_add("/models/{name}", "name")
-_add("/models/{namespace}/{name}/pipeline/{task}", "namespace", "name", "task")
-_add("/models/{name}/pipeline/{task}", "name", "task")
-_add("/pipeline/{task}/{namespace}/{name}", "task", "namespace", "name")
-_add("/pipeline/{task}/{name}", "task", "name")
+_add("/models/{namespace}/{name}", "model_task", "Run the model's own task (embedders pick by input shape).")
+_add("/models/{name}", "bare_model_task", "The same, for an old un-namespaced model id.")
+_add("/models/{namespace}/{name}/pipeline/{task}", "model_pipeline", "Run a named task (the router's form).")
+_add("/models/{name}/pipeline/{task}", "bare_model_pipeline", "The same, for an old un-namespaced model id.")
+_add("/pipeline/{task}/{namespace}/{name}", "legacy_pipeline", "The api-inference era pipeline route.")
+_add("/pipeline/{task}/{name}", "bare_legacy_pipeline", "The same, for an old un-namespaced model id.")
 
 
 @router.post("/")
