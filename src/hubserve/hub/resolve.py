@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from hubserve.errors import ModelNotFound
+from hubserve.hub.aliases import AliasLoop
 from hubserve.hub.names import ModelId, check_reference
 from hubserve.hub.store import HubStore
 
@@ -33,15 +35,14 @@ def candidates(store: HubStore, text: str) -> list[Resolved]:
     check_reference(text)
     found = [Resolved(model_id, text) for model_id in store.ids_named(text)]
     for alias in store.aliases.all():
-        if alias.rpartition("/")[2] == text and "/" in alias:
-            resolved = _through_alias(store, alias)
-            found.append(Resolved(resolved.model_id, text))
+        if "/" in alias and alias.rpartition("/")[2] == text:
+            with contextlib.suppress(ModelNotFound, AliasLoop):  # one that serves nothing means nothing
+                found.append(Resolved(_through_alias(store, alias).model_id, text))
     return found
 
 
 def _through_alias(store: HubStore, alias: str) -> Resolved:
     final = store.aliases.follow(alias)
-    model_id = ModelId.parse(final)
-    if not store.exists(model_id):
+    if not store.holds(final):
         raise ModelNotFound(f"Alias {alias} points to {final}, which is not in the hub")
-    return Resolved(model_id, alias)
+    return Resolved(ModelId.parse(final), alias)
