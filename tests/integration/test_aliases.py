@@ -201,3 +201,12 @@ def test_dangling_and_ambiguous_names_are_clear_errors(server: str) -> None:
     with pytest.raises(Exception, match="points to test/doomed"):
         chat.completions.create(model="org/doomed", prompt="x", max_tokens=1)
     assert httpx.post(f"{server}/models/no-such-name", json={"inputs": "hi"}).status_code == 404
+    for bad in (
+        httpx.post(f"{server}/models/-bad", json={"inputs": "hi"}),
+        httpx.post(f"{server}/hf-inference/models/a..b", json={"inputs": "hi"}),
+        httpx.get(f"{server}/api/models/-bad"),
+        httpx.get(f"{server}/v1/models/a%2Fb%2Fc"),
+    ):
+        assert (bad.status_code, bad.headers["x-error-type"]) == (400, "invalid_model_id"), bad.request.url
+    assert httpx.get(f"{server}/api/models", params={"sort": "size"}).status_code == 422
+    assert httpx.get(f"{server}/api/models", params={"limit": 0}).status_code == 422
