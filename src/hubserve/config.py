@@ -142,6 +142,14 @@ class Settings:
             for f in fields(self)
         ]
 
+    def as_env(self) -> dict[str, str]:
+        """Every setting as its ``HUBSERVE_*`` variable: a child given these reads exactly these settings.
+
+        The gateway starts its runners with them, so settings given on the command line (``--home``)
+        reach the runners too, not only what the gateway's own environment held.
+        """
+        return {name: value for name, value, _ in self.as_table()}
+
 
 def _default_budget() -> int:
     """Three quarters of the machine's memory."""

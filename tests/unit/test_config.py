@@ -50,3 +50,8 @@ def test_every_setting_is_documented() -> None:
 def test_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().port = 1  # type: ignore[misc]
+
+
+def test_as_env_gives_a_child_exactly_these_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, home=tmp_path, allow_anonymous=False, keep_alive_s=12.5, threads=1)
+    assert Settings.from_env(settings.as_env()) == settings

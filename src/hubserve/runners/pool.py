@@ -18,9 +18,10 @@ REFILL_DELAY_S = 2.0
 class SparePool:
     """Holds up to ``spares`` idle runners that have imported their libraries and wait for a model."""
 
-    def __init__(self, socket_dir: Path, spares: int) -> None:
+    def __init__(self, socket_dir: Path, spares: int, env: dict[str, str] | None = None) -> None:
         self._socket_dir = socket_dir
         self._spares = spares
+        self._env = env  # what every runner process is started with (the gateway's settings)
         self._ready: list[RunnerProcess] = []
         self._filling: set[asyncio.Task[None]] = set()
         self._spawn_s = 2.5  # learned from each process start
@@ -34,7 +35,7 @@ class SparePool:
 
     async def _add(self) -> None:
         try:
-            self._ready.append(await RunnerProcess.spawn(self._socket_dir))
+            self._ready.append(await RunnerProcess.spawn(self._socket_dir, self._env))
         except Exception:  # a failed spare is logged; the next request starts a runner itself
             log.exception("could not start a spare runner")
 
@@ -50,7 +51,7 @@ class SparePool:
             process = candidate if candidate.alive else None
         if process is None:
             started = time.perf_counter()
-            process = await RunnerProcess.spawn(self._socket_dir)
+            process = await RunnerProcess.spawn(self._socket_dir, self._env)
             self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
         client = RunnerClient(process, model)

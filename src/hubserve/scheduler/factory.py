@@ -17,7 +17,7 @@ def process_scheduler(settings: Settings, store: HubStore) -> Scheduler:
     """A scheduler whose runners are child processes on Unix sockets; call ``start()`` in the event loop."""
     # Unix socket paths are limited to ~100 bytes: keep them short, under the system temp folder.
     sockets = Path(tempfile.mkdtemp(prefix="hubserve-"))
-    spares = SparePool(sockets, settings.spare_runners)
+    spares = SparePool(sockets, settings.spare_runners, env=settings.as_env())
     limits = Limits(
         memory_budget_bytes=settings.memory_budget_bytes,
         keep_alive_s=settings.keep_alive_s,
