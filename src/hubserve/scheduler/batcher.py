@@ -220,13 +220,16 @@ class EncodeBatcher:
                 self._arm(key, pending)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
-        """Similar lengths together; each group's padded size (inputs × longest) within the token bound."""
+        """Similar lengths together; each group within the token bound and the runner's input limit.
+
+        The runner refuses a call of more than ``max_inputs`` inputs, as it would a request.
+        """
         groups: list[list[_Item]] = []
         current: list[_Item] = []
         count = 0
         for item in sorted(items, key=lambda i: i.longest):
             tokens = (count + len(item.inputs)) * _tokens(item.longest)
-            if current and tokens > self.max_tokens:
+            if current and (tokens > self.max_tokens or count + len(item.inputs) > self.max_inputs):
                 groups.append(current)
                 current, count = [], 0
             current.append(item)

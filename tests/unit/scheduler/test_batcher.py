@@ -81,6 +81,17 @@ async def test_a_list_request_gets_its_own_slice_and_single_inputs_unwrap_where_
     assert single == {"label": "d"}
 
 
+async def test_a_batch_never_holds_more_inputs_than_a_request_may() -> None:
+    # The runner refuses a request of over max_inputs; a merged batch over it was refused, then rerun
+    # caller by caller: the runner calls were [300, 200, 100].
+    runner, b = PacedRunner(per_input_s=0.0001), batcher(max_inputs=256)
+    await asyncio.gather(
+        b.run(runner, "m@1", "text-classification", {"inputs": [TEXT] * 200}, CTX),
+        b.run(runner, "m@1", "text-classification", {"inputs": [TEXT] * 100}, CTX),
+    )
+    assert sorted(len(c.inputs) for c in runner.calls) == [100, 200]
+
+
 async def test_different_parameters_never_share_a_batch() -> None:
     runner, b = PacedRunner(), batcher()
     await asyncio.gather(
