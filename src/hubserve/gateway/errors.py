@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,15 +40,26 @@ def error_headers(error: HubserveError) -> dict[str, str]:
     return {**error.headers, "X-Error-Type": error.error_type}
 
 
-def is_openai_route(path: str) -> bool:
-    """Routes that speak OpenAI's dialect: ``/v1/...`` and ``/models/{id}/v1/...``."""
-    return path.startswith("/v1/") or "/v1/" in path
+class Dialect(StrEnum):
+    """The error body a route speaks; OpenAI's routes carry its name as their tag."""
+
+    HF = "hf"
+    OPENAI = "openai"
 
 
-def error_response(error: HubserveError, path: str = "") -> JSONResponse:
+def dialect_of(request: Request) -> Dialect:
+    """The dialect of the route that matched, never guessed from the path (a model may be named v1/x).
+
+    A request no route matched gets HF's.
+    """
+    route = request.scope.get("route")
+    return Dialect.OPENAI if Dialect.OPENAI in getattr(route, "tags", ()) else Dialect.HF
+
+
+def error_response(error: HubserveError, dialect: Dialect = Dialect.HF) -> JSONResponse:
     """The response for a hubserve error, in the dialect of the route it happened on."""
     headers = error_headers(error)
-    if is_openai_route(path):
+    if dialect is Dialect.OPENAI:
         body, status = openai_error_body(error), openai_status(error)
     else:
         body, status = hf_body(error), error.status_code
@@ -69,22 +81,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_hubserve(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HubserveError)
-        return error_response(exc, request.url.path)
+        return error_response(exc, dialect_of(request))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
         error = ValidationFailed(f"Invalid {where or 'request'}: {first.get('msg')}")
-        return error_response(error, request.url.path)
+        return error_response(error, dialect_of(request))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         path = request.url.path
         if exc.status_code == 404:
-            return error_response(NotFound(f"No route {request.method} {path}"), path)
+            return error_response(NotFound(f"No route {request.method} {path}"), dialect_of(request))
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed(f"{request.method} is not allowed on {path}"), path)
+            error = MethodNotAllowed(f"{request.method} is not allowed on {path}")
+            return error_response(error, dialect_of(request))
         headers = {**(exc.headers or {}), "X-Error-Type": "http_error"}
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from hubserve.config import Settings
-from hubserve.errors import ModelNotFound, PayloadTooLarge
+from hubserve.errors import ModelLoading, ModelNotFound, PayloadTooLarge
 from hubserve.gateway.app import create_app
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
@@ -28,6 +28,8 @@ async def fake_serve(request: Request, model: str | None, task: str | None) -> R
         raise ModelNotFound(f"Model {model} does not exist")
     if model == "org/broken":
         raise RuntimeError("a bug")
+    if model == "v1/cold":
+        raise ModelLoading(model, 3.0)
     body = await request.body()
     # Starlette's router puts itself in the scope: its absence shows the request skipped FastAPI's stack.
     return JSONResponse(
@@ -93,6 +95,14 @@ async def test_errors_take_the_hf_dialect_and_crashes_get_the_internal_500(clien
     assert (r.status_code, r.json()) == (500, {"error": "Internal server error"})
     assert r.headers["x-error-type"] == "internal"
     assert "x-request-id" in r.headers
+
+
+async def test_the_dialect_comes_from_the_route_not_the_paths_text(client: httpx.AsyncClient) -> None:
+    r = await client.post("/models/v1/cold")  # a model named v1/cold, on an HF route
+    assert (r.status_code, r.json()) == (
+        503,
+        {"error": "Model v1/cold is currently loading", "estimated_time": 3.0},
+    )
 
 
 async def test_the_body_limit_covers_the_lane(client: httpx.AsyncClient) -> None:

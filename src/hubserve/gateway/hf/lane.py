@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubserve.errors import HubserveError
-from hubserve.gateway.errors import crash_response, error_response
+from hubserve.gateway.errors import Dialect, crash_response, error_response
 from hubserve.gateway.hf.routes import serve
 
 
@@ -77,7 +77,7 @@ class InferenceLane:
         try:
             response = await serve(request, target.model, target.task)
         except HubserveError as exc:
-            response = error_response(exc, scope["path"])
+            response = error_response(exc, Dialect.HF)
         except Exception as exc:
             response = crash_response(request, exc)
         await response(scope, receive, send)

@@ -14,6 +14,7 @@ from hubserve.accounts.principal import Principal
 from hubserve.errors import ValidationFailed
 from hubserve.gateway.callers import Inferrer, Reader
 from hubserve.gateway.cold_start import ServeOptions, serve_options
+from hubserve.gateway.errors import Dialect
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.hubapi.catalog import Catalog
 from hubserve.gateway.metering import meter_of
@@ -23,7 +24,7 @@ from hubserve.gateway.state import Services, services_dependency
 from hubserve.hub.manifest import Manifest
 from hubserve.tasks.base import parse_model
 
-router = APIRouter()
+router = APIRouter(tags=[Dialect.OPENAI])  # the tag makes errors on these routes OpenAI-shaped
 ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
