@@ -33,6 +33,13 @@ GEMMA = "google/gemma-3-270m"
 SMOLLM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
+def import_tiny(store: HubStore, folder: Path, model: str, task: str | None = None) -> None:
+    """Import a tiny model's folder into ``store`` as ``model``."""
+    import_folder(
+        store, folder, ModelId.parse(model), supported_tasks=supported_tasks(), task=task, show_progress=False
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Folders of the tiny random-weight models, keyed by kind."""

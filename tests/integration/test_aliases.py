@@ -21,7 +21,7 @@ from hubserve.hub.importers import import_folder
 from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
-from tests.conftest import running_server
+from tests.conftest import import_tiny, running_server
 
 EMBED, LLAMA, SECRET = "test/tiny-embed", "test/tiny-llama", "owner/secret-cls"
 
@@ -43,13 +43,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path]) -
     models = [(EMBED, "embed"), ("test/tiny-cls", "cls"), ("other/tiny-cls", "cls"), (LLAMA, "llama")]
     models += [(SECRET, "cls"), ("test/doomed", "cls")]
     for model, kind in models:
-        import_folder(
-            store,
-            tiny_dirs[kind],
-            ModelId.parse(model),
-            supported_tasks=supported_tasks(),
-            show_progress=False,
-        )
+        import_tiny(store, tiny_dirs[kind], model)
     accounts = AccountStore(make_engine(default_url(home)))
     migrate(accounts.engine)
     accounts.create_account("admin", is_admin=True, tier="unlimited")

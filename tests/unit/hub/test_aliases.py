@@ -12,6 +12,7 @@ from hubserve.hub.names import ModelId, check_reference
 from hubserve.hub.resolve import Resolved, candidates
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from tests.conftest import import_tiny
 
 
 class Clock:
@@ -27,13 +28,7 @@ def store(tmp_path: Path, tiny_dirs: dict[str, Path]) -> HubStore:
     store = HubStore(tmp_path / "hub")
     for model in ("a/embed", "b/embed", "a/cls"):
         kind = "cls" if model.endswith("cls") else "embed"
-        import_folder(
-            store,
-            tiny_dirs[kind],
-            ModelId.parse(model),
-            supported_tasks=supported_tasks(),
-            show_progress=False,
-        )
+        import_tiny(store, tiny_dirs[kind], model)
     return store
 
 
