@@ -135,6 +135,11 @@ class Settings:
             settings = dataclasses.replace(settings, threads=max(1, min(settings.threads, cores)))
         return settings
 
+    @property
+    def hub_dir(self) -> Path:
+        """The model hub's folder inside the data folder."""
+        return self.home / "hub"
+
     def as_table(self) -> list[tuple[str, str, str]]:
         """Rows of (environment variable, value, meaning) for ``hubserve config``."""
         return [

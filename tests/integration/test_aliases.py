@@ -202,5 +202,9 @@ def test_dangling_and_ambiguous_names_are_clear_errors(server: str) -> None:
         httpx.get(f"{server}/v1/models/a%2Fb%2Fc"),
     ):
         assert (bad.status_code, bad.headers["x-error-type"]) == (400, "invalid_model_id"), bad.request.url
+    router_chat = f"{server}/hf-inference/models/org/chat-alias/v1/chat/completions"
+    chat = httpx.post(router_chat, json={"messages": 5})
+    assert (chat.status_code, chat.headers["x-error-type"]) == (400, "validation")
+    assert chat.json()["error"]["code"] == "validation"  # OpenAI's shape on the router's chat URL
     assert httpx.get(f"{server}/api/models", params={"sort": "size"}).status_code == 422
     assert httpx.get(f"{server}/api/models", params={"limit": 0}).status_code == 422

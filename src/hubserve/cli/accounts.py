@@ -196,7 +196,7 @@ def _token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def _access(args: argparse.Namespace, settings: Settings) -> int:
     model_id = ModelId.parse(args.model_id)
-    HubStore(settings.home / "hub").get(model_id)
+    HubStore(settings.hub_dir).get(model_id)
     store = account_store(settings)
     store.set_model_access(str(model_id), owner=args.owner, private=args.private)
     owner, private = store.model_access().get(str(model_id), (None, False))

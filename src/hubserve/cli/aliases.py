@@ -30,19 +30,15 @@ def add_commands(sub: Any) -> None:
     rm.set_defaults(handler=_rm)
 
 
-def _store(settings: Settings) -> HubStore:
-    return HubStore(settings.home / "hub")
-
-
 def _add(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
+    store = HubStore(settings.hub_dir)
     store.add_alias(args.name, args.target, replace=args.replace)
     print(f"alias {args.name} -> {args.target}")
     return 0
 
 
 def _ls(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
+    store = HubStore(settings.hub_dir)
     table = Table("ALIAS", "TARGET", "SERVED BY")
     for name, target in store.aliases.all().items():
         try:
@@ -56,6 +52,6 @@ def _ls(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rm(args: argparse.Namespace, settings: Settings) -> int:
-    target = _store(settings).aliases.remove(args.name)
+    target = HubStore(settings.hub_dir).aliases.remove(args.name)
     print(f"removed alias {args.name} (-> {target})")
     return 0

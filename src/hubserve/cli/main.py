@@ -111,7 +111,7 @@ def _common_import_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _store(settings: Settings) -> HubStore:
-    return HubStore(settings.home / "hub")
+    return HubStore(settings.hub_dir)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

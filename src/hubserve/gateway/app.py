@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
         engine = make_engine(settings.database_url or default_url(settings.home))
         await asyncio.to_thread(migrate, engine)
         accounts = AccountStore(engine)
-        store = HubStore(settings.home / "hub")
+        store = HubStore(settings.hub_dir)
         access = AccessControl(
             accounts,
             store,

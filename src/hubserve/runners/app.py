@@ -39,7 +39,7 @@ def create_runner_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.host = ModelHost(settings, HubStore(settings.home / "hub"))
+        app.state.host = ModelHost(settings, HubStore(settings.hub_dir))
         try:
             yield
         finally:
