@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from bench.common import hubserve_server, save_results
-from hubserve.runners.process import RUNNER_ENV
+from hubserve.runners.parent.process import RUNNER_ENV
 
 MODELS: dict[str, dict[str, Any]] = {
     "sentence-transformers/all-MiniLM-L6-v2": {
@@ -50,28 +50,30 @@ for name in ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", 
         importlib.import_module(name)
 from transformers import AutoTokenizer
 from pathlib import Path
-from hubserve.config import Settings
-from hubserve.hub.names import ModelId
+from hubserve.types.names import ModelId
 from hubserve.hub.store import HubStore
-from hubserve.runners.model_host import ModelHost
-from hubserve.runtimes.generation.base import SamplingParams
-from hubserve.tasks.base import CallContext
+from hubserve.protocol import EncodeCall, GenerateCall, RunnerConfig
+from hubserve.runners.child.model_host import ModelHost
+from hubserve.types.generation import SamplingParams
+from hubserve.tasks.base import CallContext, Envelope
+from hubserve.tasks.registry import TASKS
 import anyio, json
 
-host = ModelHost(Settings.from_env(), HubStore(Path(sys.argv[1])))
+host = ModelHost(RunnerConfig(hub_dir=Path(sys.argv[1])), HubStore(Path(sys.argv[1])))
 body = json.loads(sys.argv[3])
 
 
 async def first_answer() -> None:
     await host.load(ModelId.parse(sys.argv[2]))
     if host.generator is not None:
-        ids = host.generator.backend.tokenize(body["inputs"], add_special=True)
-        async for _ in host.stream(ids, SamplingParams(max_new_tokens=1, do_sample=False)):
+        call = GenerateCall(body["inputs"], SamplingParams(max_new_tokens=1, do_sample=False))
+        _, events = await host.generate(call)
+        async for _ in events:
             pass
     else:
         tag = host.manifest.pipeline_tag
-        task = "feature-extraction" if tag == "sentence-similarity" else tag
-        await host.encode(task, body, CallContext())
+        task = TASKS["feature-extraction" if tag == "sentence-similarity" else tag]
+        await host.encode(task.to_call(task.prepare(Envelope.model_validate(body), CallContext())))
 
 
 started = time.perf_counter()

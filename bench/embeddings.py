@@ -156,10 +156,11 @@ class OwnRuntime:
 
         from hubserve.config import Settings
         from hubserve.hub.importers import import_package
-        from hubserve.hub.names import ModelId
         from hubserve.hub.store import HubStore
-        from hubserve.runners.model_host import ModelHost
+        from hubserve.runners.child.model_host import ModelHost
+        from hubserve.scheduler.factory import runner_config
         from hubserve.tasks.registry import supported_tasks
+        from hubserve.types.names import ModelId
 
         # As in a runner (runners/main.py); the sentence-transformers references get the usual setting back.
         parallelism = os.environ.get("TOKENIZERS_PARALLELISM", "false")
@@ -173,7 +174,7 @@ class OwnRuntime:
             supported_tasks=supported_tasks(),
             show_progress=False,
         )
-        self.host = ModelHost(Settings.from_env(home=home), store)
+        self.host = ModelHost(runner_config(Settings.from_env(home=home)), store)
         self._loop.run_until_complete(self.host.load(ModelId.parse(MODEL)))
         self._loop.run_until_complete(self._encode(self.texts[:32]))  # warm-up
         return self
@@ -184,9 +185,9 @@ class OwnRuntime:
         self._stack.close()
 
     async def _encode(self, batch: list[str]) -> None:
-        from hubserve.tasks.base import CallContext
+        from hubserve.protocol import EncodeCall
 
-        await self.host.encode("feature-extraction", {"inputs": batch}, CallContext())
+        await self.host.encode(EncodeCall("feature-extraction", batch, {}, single=False))
 
     def one_pass(self, callers: int = 1) -> float:
         """Seconds to embed every text, 32 a call, from ``callers`` concurrent callers."""

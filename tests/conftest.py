@@ -20,9 +20,9 @@ from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.principal import Scope
 from hubserve.accounts.store import AccountStore
 from hubserve.hub.importers import import_folder, import_package
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
 from tests import tiny_models
 
 TINY_KINDS = ("embed", "cls", "nli", "ner", "mlm", "qa")

@@ -49,9 +49,6 @@ class Settings:
     gen_context_tokens: int = field(
         default=2048, metadata={"doc": "Context (prompt + output tokens) of each generation sequence."}
     )
-    max_queued_requests: int = field(
-        default=64, metadata={"doc": "Generation requests that may wait per model; past it, 429 overloaded."}
-    )
     memory_budget_bytes: int = field(
         default_factory=lambda: _default_budget(),
         metadata={"doc": "Memory all model runners may hold together; idle ones are evicted LRU to fit."},
@@ -87,6 +84,9 @@ class Settings:
         default="", metadata={"doc": "Model served on POST / (Inference Endpoint style); empty for none."}
     )
     log_level: str = field(default="info", metadata={"doc": "Log level: debug, info, warning, error."})
+    runner_backend: str = field(
+        default="local", metadata={"doc": "Where model runners run: local (child processes of the gateway)."}
+    )
     database_url: str = field(
         default="",
         metadata={
@@ -146,14 +146,6 @@ class Settings:
             (ENV_PREFIX + f.name.upper(), str(getattr(self, f.name)), str(f.metadata.get("doc", "")))
             for f in fields(self)
         ]
-
-    def as_env(self) -> dict[str, str]:
-        """Every setting as its ``HUBSERVE_*`` variable: a child given these reads exactly these settings.
-
-        The gateway starts its runners with them, so settings given on the command line (``--home``)
-        reach the runners too, not only what the gateway's own environment held.
-        """
-        return {name: value for name, value, _ in self.as_table()}
 
 
 def _default_budget() -> int:

@@ -14,6 +14,7 @@ HubserveError (500 internal)
 ├── MethodNotAllowed (405 method_not_allowed)
 ├── Conflict (409 conflict)
 │   ├── ModelExists (409 model_exists)
+│   ├── AliasLoop (409 alias_loop)
 │   └── AccountExists (409 account_exists)
 ├── PayloadTooLarge (413 payload_too_large)
 │   └── InputTooLong (413 input_too_long)
@@ -145,6 +146,12 @@ class ModelExists(Conflict):
     """A model with this id is already in the hub."""
 
     error_type = "model_exists"
+
+
+class AliasLoop(Conflict):
+    """An alias would point, through others, back to itself."""
+
+    error_type = "alias_loop"
 
 
 class AccountExists(Conflict):

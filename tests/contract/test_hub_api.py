@@ -12,8 +12,8 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.types.names import ModelId
 from tests.conftest import GEMMA, MINILM, RAMPART, SMOLLM
 
 

@@ -25,9 +25,9 @@ from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.principal import Scope
 from hubserve.accounts.store import AccountStore
 from hubserve.hub.importers import import_package
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
 from tests.conftest import SMOLLM, import_tiny, running_server
 
 SEED = Path(__file__).parents[1] / "seed"

@@ -23,9 +23,9 @@ from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.principal import Scope
 from hubserve.accounts.store import AccountStore
 from hubserve.hub.importers import import_folder
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
 from tests.conftest import free_port, running_server
 
 TIERS = "anonymous=none;free=1000/1h;hourly3=3/1h;burst=2/2s;c150=150/1h;unlimited=none"

@@ -18,9 +18,9 @@ from hubserve.accounts.principal import Scope
 from hubserve.accounts.store import AccountStore
 from hubserve.errors import ModelExists
 from hubserve.hub.importers import import_folder
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
 from tests.conftest import import_tiny, running_server
 
 EMBED, LLAMA, SECRET = "test/tiny-embed", "test/tiny-llama", "owner/secret-cls"

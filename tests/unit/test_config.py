@@ -52,6 +52,14 @@ def test_frozen() -> None:
         Settings().port = 1  # type: ignore[misc]
 
 
-def test_as_env_gives_a_child_exactly_these_settings(tmp_path: Path) -> None:
-    settings = Settings.from_env({}, home=tmp_path, allow_anonymous=False, keep_alive_s=12.5, threads=1)
-    assert Settings.from_env(settings.as_env()) == settings
+def test_a_runner_gets_the_gateways_settings_handed_down(tmp_path: Path) -> None:
+    from hubserve.protocol import RunnerConfig
+    from hubserve.scheduler.factory import runner_config
+
+    settings = Settings.from_env(
+        {}, home=tmp_path, threads=1, gen_slots=3, runtime="torch", log_level="debug"
+    )
+    config = runner_config(settings)
+    assert config.hub_dir == tmp_path / "hub"
+    assert (config.threads, config.gen_slots, config.runtime, config.log_level) == (1, 3, "torch", "debug")
+    assert RunnerConfig.from_json(config.to_json()) == config

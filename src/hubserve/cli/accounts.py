@@ -19,8 +19,8 @@ from hubserve.accounts.usage import query_usage
 from hubserve.config import Settings
 from hubserve.durations import parse_duration_s
 from hubserve.errors import BadRequest
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.types.names import ModelId
 
 
 def account_store(settings: Settings) -> AccountStore:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hubserve.config import Settings
-from hubserve.hub.aliases import AliasLoop
+from hubserve.errors import AliasLoop
 from hubserve.hub.store import HubStore
 
 

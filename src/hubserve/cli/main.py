@@ -19,10 +19,10 @@ from hubserve.cli.aliases import add_commands as add_alias_commands
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
 from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.manifest import Manifest
+from hubserve.types.names import ModelId
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -117,7 +117,7 @@ def _store(settings: Settings) -> HubStore:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from hubserve.gateway.app import create_app
+    from hubserve.server import create_app
 
     host, port = args.host or settings.host, args.port or settings.port
     created = account_store(settings).bootstrap_admin()

@@ -21,11 +21,10 @@ from hubserve.accounts.ratelimit import RateLimiter, Tier
 from hubserve.accounts.store import AccountStore, now_utc
 from hubserve.accounts.tokens import PREFIX
 from hubserve.errors import BadRequest, Forbidden, ModelNotFound, RateLimited, Unauthorized
+from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.gateway.metering import Meter
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
-from hubserve.hub.resolve import Resolved, candidates
-from hubserve.hub.store import HubStore
+from hubserve.types.manifest import Manifest
+from hubserve.types.names import ModelId, Resolved
 
 log = logging.getLogger(__name__)
 _MAX_CACHED_TOKENS = 10_000
@@ -53,7 +52,7 @@ class AccessControl:
     def __init__(
         self,
         accounts: AccountStore,
-        store: HubStore,
+        store: ModelCatalog,
         limiter: RateLimiter,
         tiers: dict[str, Tier],
         *,
@@ -184,7 +183,7 @@ class AccessControl:
         An alias has its target's visibility. A bare name that several visible namespaces hold is
         ambiguous; one held only where the caller cannot look is missing, as its model would be.
         """
-        found = candidates(self.store, name)
+        found = self.store.candidates(name)
         seen = [r for r in found if await self.visible(principal, str(r.model_id))]
         if not seen:
             raise ModelNotFound(f"Model {name} does not exist")

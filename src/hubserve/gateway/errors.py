@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,6 @@ from hubserve.errors import (
     NotFound,
     ValidationFailed,
 )
-from hubserve.gateway.openai.errors import openai_error_body, openai_status
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,19 @@ log = logging.getLogger(__name__)
 # body carrying any other ``error_type`` into ``UnknownError``, which is not an ``HfHubHTTPError``
 # (``inference._common.raise_text_generation_error``), so ``except HfHubHTTPError`` would miss it.
 TGI_ERROR_TYPES = frozenset({"validation", "generation", "overloaded", "incomplete_generation"})
+
+
+def openai_status(error: HubserveError) -> int:
+    """OpenAI clients expect 400 for an invalid request, where HF/TGI use 422."""
+    return 400 if isinstance(error, ValidationFailed) else error.status_code
+
+
+def openai_error_body(error: HubserveError) -> dict[str, Any]:
+    """The body OpenAI clients parse into ``e.message``, ``e.type``, ``e.param`` and ``e.code``."""
+    kind = "invalid_request_error" if openai_status(error) < 500 else "server_error"
+    if error.status_code == 429:
+        kind = "rate_limit_exceeded"
+    return {"error": {"message": error.message, "type": kind, "param": error.param, "code": error.error_type}}
 
 
 def hf_body(error: HubserveError) -> dict[str, object]:

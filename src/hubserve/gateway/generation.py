@@ -1,11 +1,11 @@
-"""What the TGI, HF and OpenAI generation routes share: model binding, leases, primed streams.
+"""What the TGI, HF and OpenAI generation routes share: model binding, leases, started generations.
 
 The runner lease is held until the whole response, streamed or not, has been sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +19,10 @@ from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import ServeOptions
 from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
-from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
-from hubserve.scheduler.runner import Runner
+from hubserve.protocol import GenerateCall, Generation
+from hubserve.scheduler.scheduler import Lease
 from hubserve.tasks.registry import GENERATION_TASKS
+from hubserve.types.generation import SamplingParams, TokenEvent
 
 # Model names that mean "the model this URL is bound to" (huggingface_hub sends "dummy", TGI clients "tgi").
 BOUND_MODEL_ALIASES = frozenset({"", "dummy", "tgi"})
@@ -41,37 +42,36 @@ def bound_model(services: Services, requested: str | None, url_model: str | None
 
 
 class Generator:
-    """A generation model as the dialect services see it, backed by its runner."""
+    """A generation model as the dialect services see it: one leased replica, one runner call per request."""
 
-    def __init__(self, model: str, runner: Runner, meter: Meter) -> None:
-        assert runner.generation is not None
+    def __init__(self, model: str, lease: Lease, meter: Meter) -> None:
+        info = lease.generation
+        assert info is not None
         self.model = model  # the name the client asked for (an alias stays an alias)
-        self._runner = runner
+        self._lease = lease
         self._meter = meter
-        self.template = runner.generation.template
-        self.special_tokens = runner.generation.special_tokens
-        self.context_length = runner.generation.context_length
+        self.template = info.template
+        self.special_tokens = info.special_tokens
+        self.context_length = info.context_length
 
-    async def tokenize(self, text: str, *, add_special: bool) -> tuple[list[int], list[str]]:
-        """Token ids and their texts."""
-        return await self._runner.tokenize(text, add_special=add_special)
+    async def generate(
+        self, prompt: str, params: SamplingParams, *, add_special: bool = True, prefill: bool = False
+    ) -> Generation:
+        """Start generating from prompt text; returns once the first token is there.
 
-    def stream(self, prompt: list[int], params: SamplingParams) -> AsyncGenerator[TokenEvent, None]:
-        """Token events of one generation, each counted on the request's meter as it passes."""
-        self._meter.count(len(prompt), 0, "tokens")
-        return _counted(self._runner.stream(prompt, params), self._meter)
+        The runner tokenizes the prompt, checks its room and generates, in one call; queue and validation
+        errors surface here, before any response has started. Each token is counted on the request's
+        meter as it passes, so a stream the client drops is still billed.
+        """
+        generation = await self._lease.generate(GenerateCall(prompt, params, add_special, prefill))
+        self._meter.count(generation.header.prompt_tokens, 0, "tokens")
+        return Generation(generation.header, _counted(generation, self._meter), generation.aclose)
 
 
-async def _counted(
-    events: AsyncGenerator[TokenEvent, None], meter: Meter
-) -> AsyncGenerator[TokenEvent, None]:
-    # Counted per token rather than from the last event, so a stream the client drops is still billed.
-    try:
-        async for event in events:
-            meter.output_count += 1
-            yield event
-    finally:
-        await events.aclose()
+async def _counted(events: AsyncIterable[TokenEvent], meter: Meter) -> AsyncIterator[TokenEvent]:
+    async for event in events:
+        meter.output_count += 1
+        yield event
 
 
 async def serve_generation(
@@ -92,11 +92,11 @@ async def serve_generation(
             f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"
         )
     stack = AsyncExitStack()
-    runner = await stack.enter_async_context(
+    lease = await stack.enter_async_context(
         services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
     )
     try:
-        response = await handler(Generator(admission.name, runner, meter_of(request)))
+        response = await handler(Generator(admission.name, lease, meter_of(request)))
     except BaseException:
         await stack.aclose()
         raise
@@ -128,28 +128,13 @@ class Collected:
         return self.tokens[-1]
 
 
-async def primed(
-    generator: Generator, prompt: list[int], params: SamplingParams
-) -> AsyncIterator[TokenEvent]:
-    """Start generating and wait for the first token, so queue and validation errors become HTTP errors."""
-    stream = generator.stream(prompt, params)
-    first = await anext(stream)
-
-    async def chained() -> AsyncIterator[TokenEvent]:
-        try:
-            yield first
-            async for item in stream:
-                yield item
-        finally:
-            await stream.aclose()
-
-    return chained()
-
-
-async def collect(events: AsyncIterator[TokenEvent]) -> Collected:
+async def collect(generation: Generation) -> Collected:
     """Gather every event and the released text."""
     out = Collected()
-    async for item in events:
-        out.tokens.append(item)
-        out.text += item.delta
+    try:
+        async for item in generation:
+            out.tokens.append(item)
+            out.text += item.delta
+    finally:
+        await generation.aclose()
     return out

@@ -10,8 +10,7 @@ from hubserve.accounts.store import AccountStore
 from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
-from hubserve.hub.store import HubStore
-from hubserve.scheduler.batcher import EncodeBatcher
+from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.scheduler import Scheduler
 
@@ -21,10 +20,9 @@ class Services:
     """Everything a route may use."""
 
     settings: Settings
-    store: HubStore
+    store: ModelCatalog
     scheduler: Scheduler
     cache: ResponseCache
-    batcher: EncodeBatcher
     accounts: AccountStore
     access: AccessControl
     usage: UsageRecorder

@@ -14,17 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hubserve.errors import Conflict, HubError, ModelNotFound
-from hubserve.hub.names import check_reference
+from hubserve.errors import AliasLoop, Conflict, HubError, ModelNotFound
+from hubserve.types.names import check_reference
 
 ALIASES_NAME = "aliases.json"
 MAX_CHAIN = 8
-
-
-class AliasLoop(Conflict):
-    """An alias would point, through others, back to itself."""
-
-    error_type = "alias_loop"
 
 
 class AliasTable:

@@ -16,7 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from hubserve.hub.manifest import FileEntry
+from hubserve.types.manifest import FileEntry
 
 _CHUNK = 1 << 20
 

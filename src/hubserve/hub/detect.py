@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hubserve.errors import ImportFailed
-from hubserve.hub.manifest import ModelFormat
+from hubserve.types.manifest import ModelFormat
 
 WEIGHT_SUFFIXES: dict[str, ModelFormat] = {
     ".safetensors": "transformers",

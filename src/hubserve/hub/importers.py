@@ -10,9 +10,9 @@ from pathlib import Path
 
 from hubserve.errors import ImportFailed
 from hubserve.hub.detect import check_tokenizer, detect_format, detect_license, detect_tasks
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.types.manifest import Manifest
+from hubserve.types.names import ModelId
 
 _SKIP_PARTS = {"__pycache__", ".git"}
 # Files a pull never needs: other frameworks' weights.

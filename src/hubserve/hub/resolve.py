@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hubserve.errors import ModelNotFound
-from hubserve.hub.aliases import AliasLoop
-from hubserve.hub.names import ModelId, check_reference
-from hubserve.hub.store import HubStore
+from hubserve.errors import AliasLoop, ModelNotFound
+from hubserve.types.names import ModelId, Resolved, check_reference
 
-
-@dataclass(frozen=True)
-class Resolved:
-    """The model that serves a request, and the name the client used for it."""
-
-    model_id: ModelId
-    name: str
+if TYPE_CHECKING:
+    from hubserve.hub.store import HubStore
 
 
 def candidates(store: HubStore, text: str) -> list[Resolved]:

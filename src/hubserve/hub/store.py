@@ -12,6 +12,7 @@ Layout under the hub root::
 from __future__ import annotations
 
 import builtins
+import contextlib
 import glob
 import os
 import shutil
@@ -22,12 +23,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from hubserve.errors import HubError, ModelExists, ModelNotFound
+from hubserve.errors import AliasLoop, HubError, ModelExists, ModelNotFound
 from hubserve.hub.aliases import ALIASES_NAME, AliasTable
 from hubserve.hub.copying import copy_files
-from hubserve.hub.manifest import MANIFEST_NAME, Manifest, ModelFormat
-from hubserve.hub.names import ModelId
+from hubserve.hub.detect import read_json
+from hubserve.hub.resolve import candidates
+from hubserve.types.manifest import MANIFEST_NAME, Manifest, ModelFormat
+from hubserve.types.names import ModelId, Resolved
 
 _STALE_STAGING_S = 6 * 3600
 
@@ -79,6 +83,22 @@ class HubStore:
     def holds(self, text: str) -> bool:
         """Whether ``text`` is the id of a model in the hub (an alias is not)."""
         return text.count("/") == 1 and self.exists(ModelId.parse(text))
+
+    def candidates(self, text: str) -> builtins.list[Resolved]:
+        """Every model ``text`` (an id, an alias or a bare name) may mean (``hub.resolve.candidates``)."""
+        return candidates(self, text)
+
+    def aliased(self) -> builtins.list[tuple[str, str]]:
+        """(alias, the model it leads to) for every alias that leads to one; loops lead nowhere."""
+        out = []
+        for alias in self.aliases.all():
+            with contextlib.suppress(AliasLoop):
+                out.append((alias, self.aliases.follow(alias)))
+        return out
+
+    def model_config(self, model_id: ModelId) -> dict[str, Any]:
+        """The repo's ``config.json`` ({} when it has none)."""
+        return read_json(self.files_dir(model_id) / "config.json")
 
     def add_alias(self, name: str, target: str, *, replace: bool = False) -> None:
         """Make ``name`` stand for ``target``, a model here or another alias (``AliasTable.add``)."""

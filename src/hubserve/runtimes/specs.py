@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hubserve.hub.detect import read_json
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.runtimes.base import Head, LoadSpec
+from hubserve.types.names import ModelId
 
 
 def build_spec(store: HubStore, model_id: ModelId, head: Head, threads: int, split: str = "rows") -> LoadSpec:

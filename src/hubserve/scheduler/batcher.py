@@ -1,4 +1,4 @@
-"""EncodeBatcher: encoder requests for one model, task and parameters, arriving close together, run as one.
+"""EncodeBatcher: encoder requests for one runner, task and parameters, arriving close together, run as one.
 
 A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
 next batch gathers in the gateway. It goes as soon as it holds its share of the model's recent demand
@@ -7,7 +7,8 @@ may be in flight), or else a quarter of the way into the time the runner has lef
 batches before): the thread with the smallest piece frees up well before the whole batch is done, and the
 next batch must be there, tokenized, by then. At most two batches per key are in flight. A request that
 finds the runner idle waits a few milliseconds for company unless its share is already there. Batches are
-grouped by length and bounded by padded tokens. Each caller gets exactly its own results; if a batch
+grouped by length and bounded by padded tokens and by the inputs one request may hold. A batch never
+spans two runners: its key holds the runner it goes to. Each caller gets exactly its own results; if a batch
 fails with a client error, its callers are retried one by one, so one bad input fails only its own
 request.
 """
@@ -23,8 +24,8 @@ import numpy as np
 import orjson
 
 from hubserve.errors import HubserveError
+from hubserve.protocol import EncodeCall
 from hubserve.scheduler.runner import Runner
-from hubserve.tasks.base import CallContext
 
 # When the next batch goes, as a share of the time the runner has left. At 64 clients on two threads,
 # measured: at 0.5 a thread waited for the next batch 4.5-5.8% of the time (median wait 8 ms), at 0.2-0.3
@@ -65,9 +66,7 @@ class _Item:
 class _Pending:
     runner: Runner
     model: str
-    task: str
-    envelope: dict[str, Any]
-    ctx: CallContext
+    call: EncodeCall  # the first caller's: its task and parameters are every caller's
     items: list[_Item] = field(default_factory=list)
     inputs: int = 0
     timer: asyncio.TimerHandle | None = None
@@ -111,24 +110,18 @@ class EncodeBatcher:
         self._running: set[asyncio.Task[bool]] = set()
         self.calls = 0  # runner calls made, for tests and metrics
 
-    async def run(
-        self, runner: Runner, model: str, task: str, envelope: dict[str, Any], ctx: CallContext
-    ) -> Any:
-        """The answer to one request, computed alone or in a batch."""
-        inputs = envelope.get("inputs")
-        if task not in BATCHABLE or self.wait_s <= 0 or not _texts(inputs):
+    async def run(self, runner: Runner, model: str, call: EncodeCall) -> Any:
+        """The answer to one prepared request on ``runner``, computed alone or in a batch."""
+        if call.task not in BATCHABLE or self.wait_s <= 0 or not _texts(call.inputs):
             self.calls += 1
-            return await runner.encode(task, envelope, ctx)
-        rest = {k: v for k, v in envelope.items() if k not in ("inputs", "options")}
-        key = orjson.dumps([model, task, rest], option=orjson.OPT_SORT_KEYS)
+            return await runner.encode(call)
+        key = orjson.dumps([id(runner), model, call.task, call.params], option=orjson.OPT_SORT_KEYS)
         item = _Item(
-            inputs=[inputs] if isinstance(inputs, str) else list(inputs or []),
-            single=isinstance(inputs, str),
-            future=asyncio.get_running_loop().create_future(),
+            inputs=list(call.inputs), single=call.single, future=asyncio.get_running_loop().create_future()
         )
         pending = self._pending.get(key)
         if pending is None:
-            pending = self._pending[key] = _Pending(runner, model, task, rest, ctx)
+            pending = self._pending[key] = _Pending(runner, model, call)
             self._arm(key, pending)
         pending.items.append(item)
         pending.inputs += len(item.inputs)
@@ -187,7 +180,7 @@ class EncodeBatcher:
             lane.inputs += inputs
             if pace is not None:
                 lane.busy_until = max(now, lane.busy_until) + pace * tokens
-            task = asyncio.create_task(self._run_group(pending, group, BATCHABLE[pending.task]))
+            task = asyncio.create_task(self._run_group(pending, group, BATCHABLE[pending.call.task]))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
             sent = _Sent(key, pending.model, now, tokens, inputs)
@@ -220,10 +213,7 @@ class EncodeBatcher:
                 self._arm(key, pending)
 
     def _groups(self, items: list[_Item]) -> list[list[_Item]]:
-        """Similar lengths together; each group within the token bound and the runner's input limit.
-
-        The runner refuses a call of more than ``max_inputs`` inputs, as it would a request.
-        """
+        """Similar lengths together; each group within the token bound and the inputs of one request."""
         groups: list[list[_Item]] = []
         current: list[_Item] = []
         count = 0
@@ -240,10 +230,11 @@ class EncodeBatcher:
 
     async def _run_group(self, pending: _Pending, group: list[_Item], unwrap: bool) -> bool:
         """Answer every caller of the group; whether one runner call did it."""
-        envelope = {**pending.envelope, "inputs": [x for item in group for x in item.inputs]}
+        inputs = [x for item in group for x in item.inputs]
+        call = EncodeCall(pending.call.task, inputs, pending.call.params, single=False)
         try:
             self.calls += 1
-            results = await pending.runner.encode(pending.task, envelope, pending.ctx)
+            results = await pending.runner.encode(call)
         except HubserveError as exc:
             if len(group) > 1 and exc.status_code < 500:
                 await asyncio.gather(*(self._run_group(pending, [item], unwrap) for item in group))
@@ -271,8 +262,6 @@ def _fail(group: list[_Item], exc: BaseException) -> None:
 
 
 def _texts(inputs: Any) -> bool:
-    if isinstance(inputs, str):
-        return bool(inputs)
     return isinstance(inputs, list) and bool(inputs) and all(isinstance(x, str) for x in inputs)
 
 

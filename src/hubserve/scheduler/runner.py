@@ -1,13 +1,15 @@
-"""What the scheduler needs from a running model: calls in, memory out, and a way to stop it."""
+"""The runner contract: what the scheduler needs from a running model, and how one is started.
+
+A runner is one model ready to serve: calls in, memory out, and a way to stop it. The local process
+(``runners.parent``) is the first implementation; the registry in ``scheduler.factory`` picks one by name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from hubserve.runners.client import GenerationInfo
-from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
-from hubserve.tasks.base import CallContext
+from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
 
 
 class Runner(Protocol):
@@ -17,14 +19,11 @@ class Runner(Protocol):
     generation: GenerationInfo | None
     load_s: float
 
-    async def encode(self, task: str, envelope: dict[str, Any], ctx: CallContext) -> Any:
-        """Run an encoder task."""
+    async def encode(self, call: EncodeCall) -> Any:
+        """Run an encoder call the gateway prepared."""
 
-    async def tokenize(self, text: str, *, add_special: bool) -> tuple[list[int], list[str]]:
-        """Token ids and texts."""
-
-    def stream(self, prompt: list[int], params: SamplingParams) -> AsyncGenerator[TokenEvent, None]:
-        """Token events of one generation."""
+    async def generate(self, call: GenerateCall) -> Generation:
+        """Start one generation; returns once its first token (or its error) is there."""
 
     async def memory_bytes(self) -> int:
         """Resident memory."""

@@ -3,6 +3,10 @@
 A model's life: absent → LOADING (one shared start for all first requests) → READY → stopped after its
 keep-alive (idle time), when evicted for another model (idle, least recently used first), on unload,
 or when its process dies. Clock, starter and memory probe are injected so the policy is testable.
+
+A resident model (``Residency``: pin, keep-alive, memory, queue) is served by its replicas (``Replica``:
+a runner, its gate, its active count); there is exactly one replica per model for now. A lease hands one
+request one replica, and encoder calls made through the lease are batched with others on that replica only.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from hubserve.errors import (
     NoCapacity,
     Overloaded,
 )
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
+from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import Resident, estimate_memory, pick_victims
 from hubserve.scheduler.runner import Runner, Starter
+from hubserve.types.names import ModelId
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -47,30 +53,74 @@ class Limits:
 
 
 @dataclass
-class Slot:
-    """One model's residency."""
+class Replica:
+    """One runner serving a model; its gate bounds the requests it runs at once."""
+
+    runner: Runner
+    gate: asyncio.Semaphore
+    active: int = 0
+    watch_task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Residency:
+    """One model's residency: pin, keep-alive, memory and queue, and the replicas that serve it."""
 
     model: str
     size_bytes: int
     need_bytes: int
     keep_alive_s: float
+    max_concurrency: int = 64
     pinned: bool = False
-    runner: Runner | None = None
+    replicas: list[Replica] = field(default_factory=list)
     error: HubserveError | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     started_at: float = 0.0
     last_used: float = 0.0
-    active: int = 0
     queued: int = 0
-    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
     expected_s: float = 0.0
     load_task: asyncio.Task[None] | None = None
-    watch_task: asyncio.Task[None] | None = None
     stopping: bool = False
+
+    @property
+    def active(self) -> int:
+        """Requests its replicas run now."""
+        return sum(r.active for r in self.replicas)
 
     @property
     def busy(self) -> bool:
         return self.active > 0 or self.queued > 0 or not self.ready.is_set()
+
+    @property
+    def saturated(self) -> bool:
+        """Whether every replica runs as many requests as its gate lets in."""
+        return all(r.gate.locked() for r in self.replicas)
+
+    def pick(self) -> Replica:
+        """The replica a new request goes to: the one with the fewest requests running."""
+        return min(self.replicas, key=lambda r: r.active)
+
+
+class Lease:
+    """One request's hold on one replica; encoder calls through it batch with others on that replica."""
+
+    def __init__(self, model: str, replica: Replica, batcher: EncodeBatcher) -> None:
+        self.model = model
+        self.runner = replica.runner
+        self._batcher = batcher
+
+    @property
+    def generation(self) -> GenerationInfo | None:
+        """The model's generation info (None for an encoder)."""
+        return self.runner.generation
+
+    async def encode(self, call: EncodeCall, *, batch_key: str | None = None) -> Any:
+        """Run a prepared encoder call; ``batch_key`` (model@revision) groups calls that may share a batch."""
+        return await self._batcher.run(self.runner, batch_key or self.model, call)
+
+    async def generate(self, call: GenerateCall) -> Generation:
+        """Start one generation on this replica."""
+        return await self.runner.generate(call)
 
 
 class Scheduler:
@@ -82,6 +132,7 @@ class Scheduler:
         limits: Limits,
         starter: Starter,
         *,
+        batcher: EncodeBatcher | None = None,
         history: LoadHistory | None = None,
         clock: Clock = time.monotonic,
         startup_estimate: Callable[[], float] = lambda: 0.0,
@@ -91,12 +142,13 @@ class Scheduler:
         self._store = store
         self.limits = limits
         self._starter = starter
+        self.batcher = batcher or EncodeBatcher(wait_s=0.0, max_tokens=8192)
         self._history = history or LoadHistory(None)
         self._clock = clock
         self._startup_estimate = startup_estimate
         self._on_start = on_start
         self._on_close = on_close
-        self._slots: dict[str, Slot] = {}
+        self._models: dict[str, Residency] = {}
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -112,7 +164,7 @@ class Scheduler:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        for model in list(self._slots):
+        for model in list(self._models):
             await self._stop(model)
         if self._on_close is not None:
             await self._on_close()
@@ -122,64 +174,65 @@ class Scheduler:
     @asynccontextmanager
     async def lease(
         self, model_id: ModelId, *, hold_s: float = 0.0, keep_alive_s: float | None = None
-    ) -> AsyncIterator[Runner]:
-        """The model's runner for one request; starts the model if needed.
+    ) -> AsyncIterator[Lease]:
+        """One replica of the model for one request; starts the model if needed.
 
         Not ready and ``hold_s`` is 0: ModelLoading (503 with an estimate). Otherwise wait up to ``hold_s``.
+        Past the model's queue limit (every replica busy and ``max_queue`` waiting): Overloaded, 429.
         """
-        slot = await self._ensure_started(str(model_id))
+        res = await self._ensure_started(str(model_id))
         if keep_alive_s is not None:
-            slot.keep_alive_s = keep_alive_s
-        slot.queued += 1
+            res.keep_alive_s = keep_alive_s
+        res.queued += 1
         try:
-            await self._wait_ready(slot, hold_s)
-            if slot.gate.locked() and slot.queued > self.limits.max_queue:
+            await self._wait_ready(res, hold_s)
+            if res.saturated and res.queued > self.limits.max_queue:
                 raise Overloaded(
-                    f"Model {slot.model} is overloaded: too many requests are waiting", retry_after_s=1.0
+                    f"Model {res.model} is overloaded: too many requests are waiting", retry_after_s=1.0
                 )
-            await slot.gate.acquire()
+            replica = res.pick()
+            await replica.gate.acquire()
         finally:
-            slot.queued -= 1
-        slot.active += 1
+            res.queued -= 1
+        replica.active += 1
         try:
-            assert slot.runner is not None
-            yield slot.runner
+            yield Lease(res.model, replica, self.batcher)
         finally:
-            slot.active -= 1
-            slot.gate.release()
-            slot.last_used = self._clock()
-            if slot.active == 0 and slot.keep_alive_s == 0 and not slot.pinned:
-                task = asyncio.create_task(self._stop_if_idle(slot.model))
+            replica.active -= 1
+            replica.gate.release()
+            res.last_used = self._clock()
+            if res.active == 0 and res.keep_alive_s == 0 and not res.pinned:
+                task = asyncio.create_task(self._stop_if_idle(res.model))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
     async def load(self, model_id: ModelId, *, pin: bool = False, wait: bool = True) -> dict[str, Any]:
         """Start a model ahead of traffic (optionally pinned: never evicted, never idle-unloaded)."""
-        slot = await self._ensure_started(str(model_id))
-        slot.pinned = slot.pinned or pin
+        res = await self._ensure_started(str(model_id))
+        res.pinned = res.pinned or pin
         if wait:
-            await self._wait_ready(slot, float("inf"))
-        return self._describe(slot)
+            await self._wait_ready(res, float("inf"))
+        return self._describe(res)
 
     async def unload(self, model_id: ModelId) -> bool:
         """Stop a model now if idle, else as soon as its last request ends; False if it was not resident."""
-        slot = self._slots.get(str(model_id))
-        if slot is None:
+        res = self._models.get(str(model_id))
+        if res is None:
             return False
-        slot.pinned = False
-        slot.keep_alive_s = 0
-        if slot.active == 0 and slot.queued == 0:
-            await self._stop(slot.model)
+        res.pinned = False
+        res.keep_alive_s = 0
+        if res.active == 0 and res.queued == 0:
+            await self._stop(res.model)
         return True
 
     def estimated_time(self, model: str) -> float:
         """Seconds until ``model`` is ready: its learned load time plus any process start, less time spent."""
-        slot = self._slots.get(model)
-        if slot is not None and slot.ready.is_set():
+        res = self._models.get(model)
+        if res is not None and res.ready.is_set():
             return 0.0
-        if slot is None:
+        if res is None:
             return self._expected_s(model, self._store.get(ModelId.parse(model)).size_bytes)
-        return max(0.05, slot.expected_s - (self._clock() - slot.started_at))
+        return max(0.05, res.expected_s - (self._clock() - res.started_at))
 
     def _expected_s(self, model: str, size_bytes: int) -> float:
         return self._history.estimate(model, size_bytes) + self._startup_estimate() + GATEWAY_OVERHEAD_S
@@ -191,15 +244,19 @@ class Scheduler:
 
     def ps(self) -> list[dict[str, Any]]:
         """Every resident or starting model."""
-        return [self._describe(slot) for slot in self._slots.values()]
+        return [self._describe(res) for res in self._models.values()]
+
+    def loaded(self) -> set[str]:
+        """The models whose runners are ready now."""
+        return {m for m, res in self._models.items() if res.ready.is_set() and res.replicas}
 
     # ---- residency ---------------------------------------------------------------------------------------
 
-    async def _ensure_started(self, model: str) -> Slot:
+    async def _ensure_started(self, model: str) -> Residency:
         async with self._lock:
-            slot = self._slots.get(model)
-            if slot is not None and slot.error is None and not slot.stopping:
-                return slot
+            res = self._models.get(model)
+            if res is not None and res.error is None and not res.stopping:
+                return res
             manifest = self._store.get(ModelId.parse(model))
             need = estimate_memory(manifest.size_bytes)
             if need > self.limits.memory_budget_bytes:
@@ -215,76 +272,78 @@ class Scheduler:
             for victim in victims:
                 log.info("evicting %s to make room for %s", victim, model)
                 await self._stop(victim)
-            slot = Slot(
+            res = Residency(
                 model=model,
                 size_bytes=manifest.size_bytes,
                 need_bytes=need,
                 keep_alive_s=self.limits.keep_alive_s,
+                max_concurrency=self.limits.max_concurrency,
                 started_at=self._clock(),
                 last_used=self._clock(),
-                gate=asyncio.Semaphore(self.limits.max_concurrency),
                 expected_s=self._expected_s(model, manifest.size_bytes),
             )
-            self._slots[model] = slot
-            slot.load_task = asyncio.create_task(self._load(slot))
-            return slot
+            self._models[model] = res
+            res.load_task = asyncio.create_task(self._load(res))
+            return res
 
-    async def _load(self, slot: Slot) -> None:
+    async def _load(self, res: Residency) -> None:
         started = self._clock()
         try:
-            runner = await self._starter(slot.model)
+            runner = await self._starter(res.model)
         except HubserveError as exc:
-            slot.error = exc
+            res.error = exc
         except Exception as exc:  # any start failure must reach the waiting requests as a clear error
-            log.exception("could not start %s", slot.model)
-            slot.error = ModelLoadFailed(f"Could not start {slot.model}: {type(exc).__name__}: {exc}")
+            log.exception("could not start %s", res.model)
+            res.error = ModelLoadFailed(f"Could not start {res.model}: {type(exc).__name__}: {exc}")
         else:
-            slot.runner = runner
-            self._history.record(slot.model, runner.load_s)
+            replica = Replica(runner, asyncio.Semaphore(res.max_concurrency))
+            res.replicas.append(replica)
+            self._history.record(res.model, runner.load_s)
             with contextlib.suppress(Exception):
-                slot.need_bytes = max(await runner.memory_bytes(), 1)
-            slot.watch_task = asyncio.create_task(self._watch(slot, runner))
-            log.info("%s ready in %.2fs", slot.model, self._clock() - started)
+                res.need_bytes = max(await runner.memory_bytes(), 1)
+            replica.watch_task = asyncio.create_task(self._watch(res, replica))
+            log.info("%s ready in %.2fs", res.model, self._clock() - started)
         finally:
-            slot.ready.set()
-            if slot.error is not None:
-                self._slots.pop(slot.model, None)
+            res.ready.set()
+            if res.error is not None:
+                self._models.pop(res.model, None)
 
-    async def _wait_ready(self, slot: Slot, hold_s: float) -> None:
-        if not slot.ready.is_set():
+    async def _wait_ready(self, res: Residency, hold_s: float) -> None:
+        if not res.ready.is_set():
             if hold_s <= 0:
-                raise ModelLoading(slot.model, self.estimated_time(slot.model))
+                raise ModelLoading(res.model, self.estimated_time(res.model))
             try:
-                await asyncio.wait_for(slot.ready.wait(), None if hold_s == float("inf") else hold_s)
+                await asyncio.wait_for(res.ready.wait(), None if hold_s == float("inf") else hold_s)
             except TimeoutError:
-                raise ModelLoading(slot.model, self.estimated_time(slot.model)) from None
-        if slot.error is not None:
-            raise slot.error
+                raise ModelLoading(res.model, self.estimated_time(res.model)) from None
+        if res.error is not None:
+            raise res.error
 
-    async def _watch(self, slot: Slot, runner: Runner) -> None:
-        code = await runner.stopped()
-        if not slot.stopping:
-            log.error("runner of %s exited with code %s; the next request starts it again", slot.model, code)
-            if self._slots.get(slot.model) is slot:
-                self._slots.pop(slot.model)
+    async def _watch(self, res: Residency, replica: Replica) -> None:
+        code = await replica.runner.stopped()
+        if not res.stopping:
+            log.error("runner of %s exited with code %s; the next request starts it again", res.model, code)
+            # With one replica, a model whose replica died is gone: the next request starts it anew.
+            if self._models.get(res.model) is res:
+                self._models.pop(res.model)
 
     async def _stop_if_idle(self, model: str) -> None:
-        slot = self._slots.get(model)
-        if slot is not None and slot.active == 0 and slot.queued == 0 and not slot.pinned:
+        res = self._models.get(model)
+        if res is not None and res.active == 0 and res.queued == 0 and not res.pinned:
             await self._stop(model)
 
     async def _stop(self, model: str) -> None:
-        slot = self._slots.pop(model, None)
-        if slot is None:
+        res = self._models.pop(model, None)
+        if res is None:
             return
-        slot.stopping = True
-        if slot.load_task is not None and not slot.load_task.done():
-            await asyncio.wait([slot.load_task])
-        if slot.runner is not None:
+        res.stopping = True
+        if res.load_task is not None and not res.load_task.done():
+            await asyncio.wait([res.load_task])
+        for replica in res.replicas:
             log.info("unloading %s", model)
-            await slot.runner.stop()
-        if slot.watch_task is not None:
-            slot.watch_task.cancel()
+            await replica.runner.stop()
+            if replica.watch_task is not None:
+                replica.watch_task.cancel()
 
     async def _reap_forever(self) -> None:
         while True:
@@ -295,13 +354,13 @@ class Scheduler:
         """Stop every model idle past its keep-alive; the models stopped."""
         now = self._clock()
         expired = [
-            s.model
-            for s in list(self._slots.values())
-            if s.ready.is_set()
-            and not s.busy
-            and not s.pinned
-            and s.keep_alive_s >= 0
-            and now - s.last_used >= s.keep_alive_s
+            r.model
+            for r in list(self._models.values())
+            if r.ready.is_set()
+            and not r.busy
+            and not r.pinned
+            and r.keep_alive_s >= 0
+            and now - r.last_used >= r.keep_alive_s
         ]
         for model in expired:
             await self._stop(model)
@@ -309,22 +368,24 @@ class Scheduler:
 
     def _residents(self) -> list[Resident]:
         return [
-            Resident(model=s.model, bytes=s.need_bytes, busy=s.busy, pinned=s.pinned, last_used=s.last_used)
-            for s in self._slots.values()
+            Resident(model=r.model, bytes=r.need_bytes, busy=r.busy, pinned=r.pinned, last_used=r.last_used)
+            for r in self._models.values()
         ]
 
-    def _describe(self, slot: Slot) -> dict[str, Any]:
+    def _describe(self, res: Residency) -> dict[str, Any]:
         now = self._clock()
+        runner = res.replicas[0].runner if res.replicas else None
         return {
-            "model": slot.model,
-            "pid": getattr(slot.runner, "pid", None),
-            "state": "ready" if slot.ready.is_set() and slot.runner else "loading",
-            "memory_bytes": slot.need_bytes,
-            "idle_s": round(now - slot.last_used, 3) if slot.active == 0 else 0.0,
-            "active": slot.active,
-            "queued": slot.queued,
-            "pinned": slot.pinned,
-            "keep_alive_s": slot.keep_alive_s,
-            "load_s": round(slot.runner.load_s, 3) if slot.runner else None,
-            "estimated_time": None if slot.ready.is_set() else round(self.estimated_time(slot.model), 2),
+            "model": res.model,
+            "pid": getattr(runner, "pid", None),
+            "state": "ready" if res.ready.is_set() and runner else "loading",
+            "memory_bytes": res.need_bytes,
+            "idle_s": round(now - res.last_used, 3) if res.active == 0 else 0.0,
+            "active": res.active,
+            "queued": res.queued,
+            "pinned": res.pinned,
+            "keep_alive_s": res.keep_alive_s,
+            "replicas": len(res.replicas),
+            "load_s": round(runner.load_s, 3) if runner else None,
+            "estimated_time": None if res.ready.is_set() else round(self.estimated_time(res.model), 2),
         }

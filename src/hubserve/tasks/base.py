@@ -10,8 +10,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hubserve.errors import InputTooLong, ValidationFailed
-from hubserve.hub.manifest import Manifest
+from hubserve.protocol import EncodeCall
 from hubserve.runtimes.base import Array, Head, LoadedEncoder
+from hubserve.types.manifest import Manifest
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
@@ -64,6 +65,8 @@ class Task(ABC, Generic[ParamsT]):
     head: ClassVar[Head]
     params_model: ClassVar[type[BaseModel]]
     root_params: ClassVar[bool] = False
+    # Set by tasks whose normalised inputs are a model (question answering's question and context).
+    inputs_model: ClassVar[type[BaseModel] | None] = None
 
     def head_for(self, manifest: Manifest) -> Head:
         """Which model head this task needs on this model."""
@@ -82,6 +85,21 @@ class Task(ABC, Generic[ParamsT]):
         params: ParamsT = parse_model(self.params_model, raw, where="parameters")  # type: ignore[assignment]
         inputs, single = self.check_inputs(envelope.inputs, ctx)
         return Prepared(inputs=inputs, params=params, single=single)
+
+    def to_call(self, request: Prepared[ParamsT]) -> EncodeCall:
+        """The prepared request as the runner receives it."""
+        inputs = request.inputs.model_dump() if isinstance(request.inputs, BaseModel) else request.inputs
+        params = request.params.model_dump() if isinstance(request.params, BaseModel) else {}
+        return EncodeCall(self.name, inputs, params, request.single)
+
+    def from_call(self, call: EncodeCall) -> Prepared[ParamsT]:
+        """The prepared request again, from a call the gateway validated: trusted, not checked twice.
+
+        So a batch the gateway merged from several requests is never refused for its size.
+        """
+        inputs = self.inputs_model.model_construct(**call.inputs) if self.inputs_model else call.inputs
+        params: ParamsT = self.params_model.model_construct(**call.params)  # type: ignore[assignment]
+        return Prepared(inputs=inputs, params=params, single=call.single)
 
     @abstractmethod
     def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:

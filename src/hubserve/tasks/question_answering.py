@@ -39,6 +39,7 @@ class QuestionAnswering(Task[QAParams]):
     name = "question-answering"
     head = "question-answering"
     params_model = QAParams
+    inputs_model = QAInputs
 
     def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
         """Question and context, both non-empty."""

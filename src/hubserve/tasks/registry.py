@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from hubserve.errors import TaskNotSupported
-from hubserve.hub.manifest import Manifest
 from hubserve.tasks.base import Envelope, Task
 from hubserve.tasks.feature_extraction import FeatureExtraction
 from hubserve.tasks.fill_mask import FillMask
@@ -14,6 +13,7 @@ from hubserve.tasks.sentence_similarity import SentenceSimilarity
 from hubserve.tasks.text_classification import TextClassification
 from hubserve.tasks.token_classification import TokenClassification
 from hubserve.tasks.zero_shot_classification import ZeroShotClassification
+from hubserve.types.manifest import Manifest
 
 TASKS: dict[str, Task[Any]] = {
     task.name: task

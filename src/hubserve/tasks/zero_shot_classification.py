@@ -8,10 +8,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from hubserve.errors import TaskNotSupported, ValidationFailed
-from hubserve.hub.manifest import Manifest
 from hubserve.runtimes.base import Array, Head, LoadedEncoder
 from hubserve.tasks.base import CallContext, Prepared, StrictParams, Task, sigmoid, softmax, tokenize
 from hubserve.tasks.embedding import embed
+from hubserve.types.manifest import Manifest
 
 # Similarities are scaled by 1/temperature before softmax, as contrastive models are trained.
 SIMILARITY_TEMPERATURE = 0.05

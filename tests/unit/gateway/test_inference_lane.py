@@ -13,12 +13,12 @@ from starlette.requests import Request
 
 from hubserve.config import Settings
 from hubserve.errors import ModelLoading, ModelNotFound, PayloadTooLarge
-from hubserve.gateway.app import create_app
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf import lane
 from hubserve.gateway.hf.lane import Target, inference_target
 from hubserve.gateway.hf.routes import router as hf_router
+from hubserve.server import create_app
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hubserve.config import Settings
-from hubserve.gateway.app import create_app
+from hubserve.server import create_app
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from hubserve.errors import Overloaded, ValidationFailed
-from hubserve.runtimes.generation.base import Constraint, SamplingParams
+from hubserve.errors import ValidationFailed
 from hubserve.runtimes.generation.engine import GenerationEngine
 from hubserve.runtimes.generation.loader import LazyGrammars
+from hubserve.types.generation import Constraint, SamplingParams
 from tests.unit.generation.fakes import CountingBackend
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +33,7 @@ def backend() -> CountingBackend:
 
 @pytest.fixture
 def engine(backend: CountingBackend):  # type: ignore[no-untyped-def]
-    eng = GenerationEngine(backend, max_queue=2, matcher_factory=LazyGrammars(backend).matcher)
+    eng = GenerationEngine(backend, matcher_factory=LazyGrammars(backend).matcher)
     yield eng
     eng.close()
 
@@ -73,22 +73,6 @@ async def test_cancelled_stream_frees_its_slot(engine: GenerationEngine, backend
     assert engine.load == (0, 0)
     assert backend.live == set()
     assert await _text(engine, "x") == ("yz", "eos_token")
-
-
-async def test_queue_bound_gives_overloaded(engine: GenerationEngine, backend: CountingBackend) -> None:
-    backend.step_delay_s = 0.02
-    params = SamplingParams(max_new_tokens=10_000, do_sample=False, ignore_eos=True)
-    running = [engine.stream(list(b"a"), params) for _ in range(6)]
-    firsts = [asyncio.ensure_future(anext(stream)) for stream in running]
-    await asyncio.sleep(0.2)
-    assert engine.load == (4, 2), "four slots busy, two waiting: the queue is full"
-    with pytest.raises(Overloaded):
-        await anext(engine.stream(list(b"a"), params))
-    for first in firsts:
-        first.cancel()
-    await asyncio.sleep(0.05)
-    for stream in running:
-        await stream.aclose()
 
 
 async def test_prompt_too_long_is_a_validation_error(engine: GenerationEngine) -> None:

@@ -5,11 +5,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hubserve.runtimes.generation.base import SamplingParams
 from hubserve.runtimes.generation.sampling import apply_penalties, choose, log_softmax
 from hubserve.runtimes.generation.text import TextAssembler
 from hubserve.tasks.chat_template import PLAIN_TEMPLATE, render
 from hubserve.tasks.tool_calls import forced_schema, parse_calls
+from hubserve.types.generation import SamplingParams
 
 
 def test_assembler_holds_back_partial_stop_sequences() -> None:

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from hubserve.errors import Conflict, InvalidModelId, ModelExists, ModelNotFound
-from hubserve.hub.aliases import AliasLoop, AliasTable
+from hubserve.errors import AliasLoop, Conflict, InvalidModelId, ModelExists, ModelNotFound
+from hubserve.hub.aliases import AliasTable
 from hubserve.hub.importers import import_folder
-from hubserve.hub.names import ModelId, check_reference
 from hubserve.hub.resolve import Resolved, candidates
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId, check_reference
 from tests.conftest import import_tiny
 
 

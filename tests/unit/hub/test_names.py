@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hubserve.errors import InvalidModelId
-from hubserve.hub.names import ModelId
+from hubserve.types.names import ModelId
 
 
 @pytest.mark.parametrize("text", ["org/name", "sentence-transformers/all-MiniLM-L6-v2", "a/b.c_d-e", "0/1"])

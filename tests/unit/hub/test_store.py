@@ -10,9 +10,9 @@ import pytest
 from hubserve.errors import ImportFailed, ModelExists, ModelNotFound
 from hubserve.hub import copying
 from hubserve.hub.importers import import_folder, import_package, pull
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
 
 TASKS = supported_tasks()
 

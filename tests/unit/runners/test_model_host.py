@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hubserve.config import Settings
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
-from hubserve.runners.model_host import ModelHost
-from hubserve.tasks.base import CallContext
+from hubserve.protocol import EncodeCall, RunnerConfig
+from hubserve.runners.child.model_host import ModelHost
+from hubserve.tasks.base import CallContext, Envelope
+from hubserve.tasks.registry import TASKS
+from hubserve.types.names import ModelId
 
 pytestmark = pytest.mark.anyio
 MODEL = "test/tiny-embed"
@@ -26,7 +27,7 @@ def anyio_backend() -> str:
 
 
 async def test_concurrent_calls_of_two_tasks_get_the_answers_they_get_alone(hub: HubStore) -> None:
-    host = ModelHost(Settings.from_env(home=Path(hub.root).parent), hub)
+    host = ModelHost(RunnerConfig(hub_dir=Path(hub.root)), hub)
     await host.load(ModelId.parse(MODEL))
     ctx = CallContext()
     embed_calls = [
@@ -36,7 +37,8 @@ async def test_concurrent_calls_of_two_tasks_get_the_answers_they_get_alone(hub:
     similarity = {"inputs": {"source_sentence": TEXTS[0], "sentences": TEXTS[1:6]}}
 
     async def one(task: str, envelope: dict[str, Any]) -> Any:
-        return await host.encode(task, envelope, ctx)
+        prepared = TASKS[task].prepare(Envelope.model_validate(envelope), ctx)
+        return await host.encode(TASKS[task].to_call(prepared))
 
     alone = [await one("feature-extraction", e) for e in embed_calls] + [
         await one("sentence-similarity", similarity)
@@ -46,4 +48,18 @@ async def test_concurrent_calls_of_two_tasks_get_the_answers_they_get_alone(hub:
     )
     for a, b in zip(alone, together, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    host.close()
+
+
+async def test_a_prepared_call_is_trusted_so_a_merged_batch_past_one_requests_limit_runs(
+    hub: HubStore,
+) -> None:
+    # The gateway validated each request (at most max_batch_inputs inputs); the batch it merged from two
+    # of them is larger, and the runner must run it rather than refuse it as it would refuse a request.
+    host = ModelHost(RunnerConfig(hub_dir=Path(hub.root)), hub)
+    await host.load(ModelId.parse(MODEL))
+    limit = CallContext().max_batch_inputs
+    merged = EncodeCall("feature-extraction", [f"text {i}" for i in range(limit + 44)], {}, single=False)
+    vectors = await host.encode(merged)
+    assert np.asarray(vectors).shape[0] == limit + 44
     host.close()

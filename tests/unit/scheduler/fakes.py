@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from hubserve.errors import ModelLoadFailed
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.protocol import EncodeCall
+from hubserve.types.names import ModelId
 
 MB = 1 << 20
 
@@ -35,11 +36,11 @@ class FakeRunner:
         self.exit_code: int | None = None
         self.calls = 0
 
-    async def encode(self, task: str, envelope: dict[str, Any], ctx: Any) -> Any:
+    async def encode(self, call: EncodeCall) -> Any:
         if self.exited.is_set():
             raise RuntimeError("dead")
         self.calls += 1
-        return {"model": self.model, "inputs": envelope.get("inputs")}
+        return {"model": self.model, "inputs": call.inputs}
 
     async def memory_bytes(self) -> int:
         return self.memory

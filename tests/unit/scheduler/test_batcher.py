@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 
 from hubserve.errors import BadRequest
+from hubserve.protocol import EncodeCall
 from hubserve.scheduler.batcher import EncodeBatcher
-from hubserve.tasks.base import CallContext
 
 pytestmark = pytest.mark.anyio
 
 TEXT = "x" * 30  # every text the same length: a batch's padded tokens grow with its size only
-CTX = CallContext()
 
 
 @dataclass
@@ -39,9 +38,10 @@ class PacedRunner:
     fail_with: BaseException | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def encode(self, task: str, envelope: dict[str, Any], ctx: CallContext) -> Any:
+    async def encode(self, encode_call: EncodeCall) -> Any:
         loop = asyncio.get_running_loop()
-        call = Call(list(envelope["inputs"]), loop.time())
+        task = encode_call.task
+        call = Call(list(encode_call.inputs), loop.time())
         self.calls.append(call)
         async with self._lock:
             call.started = loop.time()
@@ -56,6 +56,11 @@ class PacedRunner:
         return [{"label": t} for t in call.inputs]
 
 
+def call(task: str, inputs: str | list[str], **params: Any) -> EncodeCall:
+    """A prepared call, as the gateway makes one: inputs as a list, and whether one was sent."""
+    return EncodeCall(task, [inputs] if isinstance(inputs, str) else inputs, params, isinstance(inputs, str))
+
+
 def batcher(**kw: Any) -> EncodeBatcher:
     return EncodeBatcher(wait_s=kw.pop("wait_s", 0.003), max_tokens=kw.pop("max_tokens", 100_000), **kw)
 
@@ -63,9 +68,7 @@ def batcher(**kw: Any) -> EncodeBatcher:
 async def test_concurrent_callers_share_a_batch_and_get_their_own_answers() -> None:
     runner, b = PacedRunner(), batcher()
     texts = [f"text {i} " + "b" * i for i in range(6)]
-    answers = await asyncio.gather(
-        *(b.run(runner, "m@1", "feature-extraction", {"inputs": t}, CTX) for t in texts)
-    )
+    answers = await asyncio.gather(*(b.run(runner, "m@1", call("feature-extraction", t)) for t in texts))
     assert len(runner.calls) == 1
     for text, answer in zip(texts, answers, strict=True):
         assert answer.tolist() == [[float(len(text)), float(text.count("b"))]]  # nested: TEI's shape
@@ -74,8 +77,8 @@ async def test_concurrent_callers_share_a_batch_and_get_their_own_answers() -> N
 async def test_a_list_request_gets_its_own_slice_and_single_inputs_unwrap_where_the_task_does() -> None:
     runner, b = PacedRunner(), batcher()
     listed, single = await asyncio.gather(
-        b.run(runner, "m@1", "token-classification", {"inputs": ["a", "c"]}, CTX),
-        b.run(runner, "m@1", "token-classification", {"inputs": "d"}, CTX),
+        b.run(runner, "m@1", call("token-classification", ["a", "c"])),
+        b.run(runner, "m@1", call("token-classification", "d")),
     )
     assert listed == [{"label": "a"}, {"label": "c"}]
     assert single == {"label": "d"}
@@ -86,8 +89,8 @@ async def test_a_batch_never_holds_more_inputs_than_a_request_may() -> None:
     # caller by caller: the runner calls were [300, 200, 100].
     runner, b = PacedRunner(per_input_s=0.0001), batcher(max_inputs=256)
     await asyncio.gather(
-        b.run(runner, "m@1", "text-classification", {"inputs": [TEXT] * 200}, CTX),
-        b.run(runner, "m@1", "text-classification", {"inputs": [TEXT] * 100}, CTX),
+        b.run(runner, "m@1", call("text-classification", [TEXT] * 200)),
+        b.run(runner, "m@1", call("text-classification", [TEXT] * 100)),
     )
     assert sorted(len(c.inputs) for c in runner.calls) == [100, 200]
 
@@ -95,16 +98,29 @@ async def test_a_batch_never_holds_more_inputs_than_a_request_may() -> None:
 async def test_different_parameters_never_share_a_batch() -> None:
     runner, b = PacedRunner(), batcher()
     await asyncio.gather(
-        b.run(runner, "m@1", "feature-extraction", {"inputs": TEXT, "normalize": True}, CTX),
-        b.run(runner, "m@1", "feature-extraction", {"inputs": TEXT, "normalize": False}, CTX),
+        b.run(runner, "m@1", call("feature-extraction", TEXT, normalize=True)),
+        b.run(runner, "m@1", call("feature-extraction", TEXT, normalize=False)),
     )
     assert len(runner.calls) == 2
+
+
+async def test_a_batch_never_spans_two_runners_of_the_same_model() -> None:
+    first, second, b = PacedRunner(), PacedRunner(), batcher()
+    answers = await asyncio.gather(
+        *(
+            b.run(runner, "m@1", call("text-classification", t))
+            for runner, t in [(first, "a"), (second, "c")] * 2
+        )
+    )
+    assert answers == [[{"label": "a"}], [{"label": "c"}]] * 2
+    assert [c.inputs for c in first.calls] == [["a", "a"]]
+    assert [c.inputs for c in second.calls] == [["c", "c"]]
 
 
 async def test_a_bad_input_fails_only_its_own_request() -> None:
     runner, b = PacedRunner(), batcher()
     results = await asyncio.gather(
-        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in ("a", "bad", "c")),
+        *(b.run(runner, "m@1", call("text-classification", t)) for t in ("a", "bad", "c")),
         return_exceptions=True,
     )
     assert results[0] == [{"label": "a"}] and results[2] == [{"label": "c"}]
@@ -114,7 +130,7 @@ async def test_a_bad_input_fails_only_its_own_request() -> None:
 async def test_a_transport_failure_reaches_every_caller_of_the_batch() -> None:
     runner, b = PacedRunner(fail_with=ConnectionError("runner gone")), batcher()
     results = await asyncio.gather(
-        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in ("a", "c")),
+        *(b.run(runner, "m@1", call("text-classification", t)) for t in ("a", "c")),
         return_exceptions=True,
     )
     assert all(isinstance(r, ConnectionError) for r in results)
@@ -124,9 +140,7 @@ async def test_a_transport_failure_reaches_every_caller_of_the_batch() -> None:
 async def test_a_full_batch_goes_without_waiting() -> None:
     runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=10.0, max_inputs=4)
     answers = await asyncio.wait_for(
-        asyncio.gather(
-            *(b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX) for _ in range(4))
-        ),
+        asyncio.gather(*(b.run(runner, "m@1", call("text-classification", TEXT)) for _ in range(4))),
         timeout=2.0,
     )
     assert len(answers) == 4 and len(runner.calls) == 1
@@ -136,14 +150,14 @@ async def test_the_padded_token_bound_splits_a_batch_by_length() -> None:
     runner, b = PacedRunner(per_input_s=0.0), batcher(max_tokens=60)
     short, long = "s" * 9, "l" * 90  # about 5 and 32 tokens each
     await asyncio.gather(
-        *(b.run(runner, "m@1", "text-classification", {"inputs": t}, CTX) for t in (short, long, short, long))
+        *(b.run(runner, "m@1", call("text-classification", t)) for t in (short, long, short, long))
     )
     assert sorted(c.inputs for c in runner.calls) == [["l" * 90], ["l" * 90], ["s" * 9, "s" * 9]]
 
 
 async def test_while_the_runner_computes_the_next_batch_gathers_and_goes_well_before_it_frees_up() -> None:
     runner, b = PacedRunner(per_input_s=0.02), batcher()
-    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    run = lambda: b.run(runner, "m@1", call("text-classification", TEXT))  # noqa: E731
     await run()  # the batcher learns the runner's pace from this one
 
     first = [asyncio.ensure_future(run()) for _ in range(8)]  # one batch: 160 ms of compute
@@ -165,7 +179,7 @@ async def test_while_the_runner_computes_the_next_batch_gathers_and_goes_well_be
 
 async def test_once_the_demand_is_known_a_batch_goes_as_soon_as_it_holds_its_share() -> None:
     runner, b = PacedRunner(per_input_s=0.05), batcher()
-    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    run = lambda: b.run(runner, "m@1", call("text-classification", TEXT))  # noqa: E731
     await run()  # the pace
 
     loop = asyncio.get_running_loop()
@@ -187,7 +201,7 @@ async def test_once_the_demand_is_known_a_batch_goes_as_soon_as_it_holds_its_sha
 async def test_callers_that_come_back_settle_into_two_even_batches() -> None:
     """The callers of a landing batch count in the demand: each batch in flight is half of everyone."""
     runner, b = PacedRunner(per_input_s=0.004), batcher()
-    run = lambda: b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)  # noqa: E731
+    run = lambda: b.run(runner, "m@1", call("text-classification", TEXT))  # noqa: E731
     await run()  # the pace
     loop = asyncio.get_running_loop()
     stop = loop.time() + 1.5
@@ -209,6 +223,6 @@ async def test_a_lone_request_goes_after_the_short_wait() -> None:
     runner, b = PacedRunner(per_input_s=0.0), batcher(wait_s=0.003)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await b.run(runner, "m@1", "text-classification", {"inputs": TEXT}, CTX)
+    await b.run(runner, "m@1", call("text-classification", TEXT))
     assert loop.time() - started < 0.5
     assert len(runner.calls) == 1

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from hubserve.errors import ModelLoadFailed, ModelLoading, ModelTooLarge, NoCapacity, Overloaded
-from hubserve.hub.names import ModelId
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import RUNNER_OVERHEAD_BYTES, guess_load_s
 from hubserve.scheduler.scheduler import GATEWAY_OVERHEAD_S, Limits, Scheduler
+from hubserve.types.names import ModelId
 from tests.unit.scheduler.fakes import MB, ManualClock, Starter, make_store
 
 pytestmark = pytest.mark.anyio

@@ -5,13 +5,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
 from hubserve.runtimes.base import Head, LoadedEncoder
 from hubserve.runtimes.registry import load_encoder
 from hubserve.runtimes.specs import build_spec
 from hubserve.tasks.base import CallContext, Envelope
 from hubserve.tasks.registry import TASKS
+from hubserve.types.names import ModelId
 
 
 @cache

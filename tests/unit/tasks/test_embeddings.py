@@ -136,10 +136,10 @@ def test_sorted_inputs_go_in_equal_chunks(hub, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_two_thread_model_embeds_a_small_batch_in_two_forwards_at_once(hub) -> None:
-    from hubserve.hub.names import ModelId
     from hubserve.runtimes.registry import load_encoder
     from hubserve.runtimes.specs import build_spec
     from hubserve.tasks.embedding import embed, tokenize_sorted
+    from hubserve.types.names import ModelId
 
     texts = [("pizza " * (i % 9 + 1)).strip() for i in range(10)]
     results = {}

@@ -15,10 +15,10 @@ from hubserve.accounts.usage import query_usage
 from hubserve.durations import parse_duration_s
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
-from hubserve.gateway.json_body import parse_json
+from hubserve.gateway.json_body import read_object
 from hubserve.gateway.state import Services, services_dependency
-from hubserve.hub.names import ModelId
 from hubserve.tasks.base import parse_model
+from hubserve.types.names import ModelId
 
 router = APIRouter()
 ServicesDep = Annotated[Services, Depends(services_dependency)]
@@ -115,10 +115,7 @@ async def model_settings(
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    data = parse_json(await request.body() or b"{}")
-    if not isinstance(data, dict):
-        raise ValidationFailed("Request body must be a JSON object")
-    return data
+    return await read_object(request, empty={})
 
 
 def _epoch_ms(text: str | None, name: str) -> int | None:

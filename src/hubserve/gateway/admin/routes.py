@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends
 from hubserve import __version__
 from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.state import Services, services_dependency
-from hubserve.hub.detect import read_json
-from hubserve.hub.names import ModelId
+from hubserve.types.names import ModelId
 
 router = APIRouter()
 ServicesDep = Annotated[Services, Depends(services_dependency)]
@@ -59,7 +58,7 @@ async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
         "memory_budget_bytes": services.scheduler.limits.memory_budget_bytes,
         "memory_used_bytes": sum(m["memory_bytes"] for m in models),
         "startup_s": services.scheduler.startup_s,
-        "encoder_calls": services.batcher.calls,
+        "encoder_calls": services.scheduler.batcher.calls,
         "cached_responses": len(services.cache),
     }
 
@@ -84,7 +83,7 @@ async def unload_model(namespace: str, name: str, admin: Admin, services: Servic
 def model_info(services: Services, model_id: ModelId) -> dict[str, Any]:
     """TEI-like ``/info`` fields for one model."""
     manifest = services.store.get(model_id)
-    config = read_json(services.store.files_dir(model_id) / "config.json")
+    config = services.store.model_config(model_id)
     return {
         "model_id": manifest.id,
         "model_sha": manifest.revision,

@@ -11,15 +11,14 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from hubserve.accounts.principal import Principal
-from hubserve.errors import ValidationFailed
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, serve_generation
-from hubserve.gateway.json_body import parse_json
+from hubserve.gateway.json_body import read_inputs_body
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services
-from hubserve.gateway.tgi.protocol import GenerateRequest
-from hubserve.gateway.tgi.service import generate
+from hubserve.gateway.textgen.protocol import GenerateRequest
+from hubserve.gateway.textgen.service import generate
 from hubserve.tasks.base import CallContext, Envelope, parse_model
 from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
 from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
@@ -34,17 +33,6 @@ def call_context(request: Request, services: Services) -> CallContext:
     return CallContext(hf_hub_version=version, max_batch_inputs=services.settings.max_batch_inputs)
 
 
-async def read_json_body(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; anything else is a 422 that says what was expected."""
-    raw = await request.body()
-    if not raw.strip():
-        raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
-    data = parse_json(raw)
-    if not isinstance(data, dict) or "inputs" not in data:
-        raise ValidationFailed('Request body must be a JSON object with an "inputs" field', param="inputs")
-    return data
-
-
 async def infer(
     request: Request, services: Services, principal: Principal, model: str, task_name: str | None
 ) -> Response:
@@ -53,7 +41,7 @@ async def infer(
     meter = meter_of(request)
     admission = await services.access.admit(meter, principal, model, task=task_name, route="hf")
     manifest, model_id = admission.manifest, admission.model_id
-    data = await read_json_body(request)
+    data = await read_inputs_body(request)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
         return await _generate(request, services, admission, data)
     envelope = parse_model(Envelope, data, where="body")
@@ -73,13 +61,11 @@ async def infer(
         meter.cache_hit = True
         headers.update({"x-compute-type": "cache", "x-cache": "HIT"})
     else:
-        payload = envelope.model_dump(exclude={"options"}, exclude_none=True)
+        call = task.to_call(prepared)  # what the runner runs as it is: validated once, here
         async with services.scheduler.lease(
             model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s
-        ) as runner:
-            result = await services.batcher.run(
-                runner, f"{model_id}@{manifest.revision}", task.name, payload, ctx
-            )
+        ) as lease:
+            result = await lease.encode(call, batch_key=f"{model_id}@{manifest.revision}")
         services.cache.put(key, result)
         headers.update({"x-compute-type": "cpu", "x-cache": "MISS"})
     items = _input_items(envelope.inputs)

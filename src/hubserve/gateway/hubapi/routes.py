@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 
 from hubserve.errors import NotFound
 from hubserve.gateway.callers import Reader
-from hubserve.gateway.hubapi.catalog import Catalog, Listing, SortKey, recommended
-from hubserve.gateway.hubapi.shapes import expanded, tree
+from hubserve.gateway.catalog import Catalog, Listing, SortKey, recommended
+from hubserve.gateway.catalog_shapes import expanded, tree
 from hubserve.gateway.state import Services, services_dependency
 
 router = APIRouter()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubserve.errors import ValidationFailed
-from hubserve.runtimes.generation.base import Constraint, SamplingParams
+from hubserve.types.generation import Constraint, SamplingParams
 
 
 class Lenient(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,32 +10,25 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from hubserve.accounts.principal import Principal
-from hubserve.errors import ValidationFailed
 from hubserve.gateway.callers import Inferrer, Reader
+from hubserve.gateway.catalog import Catalog
 from hubserve.gateway.cold_start import ServeOptions, serve_options
 from hubserve.gateway.errors import Dialect
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
-from hubserve.gateway.hubapi.catalog import Catalog
+from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.state import Services, services_dependency
-from hubserve.hub.manifest import Manifest
 from hubserve.tasks.base import parse_model
+from hubserve.types.manifest import Manifest
 
 router = APIRouter(tags=[Dialect.OPENAI])  # the tag makes errors on these routes OpenAI-shaped
 ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
 async def _body(request: Request, model: type[BaseModel]) -> Any:
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed("Request body must be a JSON object")
-    return parse_model(model, data, where="")
+    return parse_model(model, await read_object(request), where="")
 
 
 async def _chat(

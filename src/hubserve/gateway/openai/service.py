@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse, Response
 
 from hubserve import __version__
 from hubserve.errors import HubserveError, ValidationFailed
-from hubserve.gateway.generation import Collected, Generator, collect, primed
-from hubserve.gateway.openai.errors import openai_error_body
+from hubserve.gateway.errors import openai_error_body
+from hubserve.gateway.generation import Collected, Generator, collect
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.sse import event, sse_response
-from hubserve.runtimes.generation.base import Constraint, TokenEvent
+from hubserve.protocol import Generation
 from hubserve.tasks.chat_template import PLAIN_STOPS, render
 from hubserve.tasks.tool_calls import ToolCall, forced_schema, parse_calls
+from hubserve.types.generation import Constraint, TokenEvent
 
 FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 FINGERPRINT = f"hubserve-{__version__}"
@@ -28,7 +29,8 @@ FINGERPRINT = f"hubserve-{__version__}"
 class ChatPlan:
     """Everything decided before generation: prompt, tools in play, constraint."""
 
-    prompt: list[int]
+    prompt: str
+    add_special: bool
     tools: list[dict[str, Any]]
     forced_tool: bool
     constraint: Constraint | None
@@ -58,7 +60,7 @@ def response_constraint(response_format: dict[str, Any] | None) -> Constraint | 
     )
 
 
-async def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
+def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
     """Render the prompt and decide how tools and response_format constrain the output."""
     choice = request.tool_choice
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []] if choice != "none" else []
@@ -74,9 +76,9 @@ async def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
         messages, template=generator.template, special_tokens=generator.special_tokens, tools=tools or None
     )
     bos = generator.special_tokens.get("bos_token", "")
-    prompt, _ = await generator.tokenize(text, add_special=not (bos and text.startswith(bos)))
     return ChatPlan(
-        prompt=prompt,
+        prompt=text,
+        add_special=not (bos and text.startswith(bos)),
         tools=tools,
         forced_tool=constraint is not None
         and bool(tools)
@@ -99,22 +101,20 @@ def _forced_name(choice: str | dict[str, Any] | None) -> str | None:
     return None
 
 
-def _max_tokens(generator: Generator, prompt: list[int], asked: int | None) -> int:
-    room = generator.context_length - len(prompt)
-    return max(1, min(asked or room, room))
+def _max_tokens(generator: Generator, asked: int | None) -> int:
+    """What to ask the runner for: it cuts this to the room the prompt leaves in the context."""
+    return max(1, min(asked or generator.context_length, generator.context_length))
 
 
 async def chat(generator: Generator, request: ChatRequest) -> Response:
     """Serve ``/v1/chat/completions``."""
     if request.top_logprobs is not None and not request.logprobs:
         raise ValidationFailed("top_logprobs needs logprobs=true", param="top_logprobs")
-    plan = await plan_chat(generator, request)
+    plan = plan_chat(generator, request)
     asked = request.max_completion_tokens or request.max_tokens
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
-    params = request.sampling(
-        _max_tokens(generator, plan.prompt, asked), logprobs, plan.constraint, plan.extra_stops
-    )
-    events = await primed(generator, plan.prompt, params)
+    params = request.sampling(_max_tokens(generator, asked), logprobs, plan.constraint, plan.extra_stops)
+    events = await generator.generate(plan.prompt, params, add_special=plan.add_special)
     meta = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),
@@ -141,7 +141,7 @@ async def chat(generator: Generator, request: ChatRequest) -> Response:
 
 
 async def _chat_chunks(
-    events: AsyncIterator[TokenEvent],
+    events: Generation,
     meta: dict[str, Any],
     plan: ChatPlan,
     logprobs: bool,
@@ -183,6 +183,8 @@ async def _chat_chunks(
             yield event({**meta, "object": "chat.completion.chunk", "choices": [], "usage": _usage(last)})
     except HubserveError as exc:
         yield event(openai_error_body(exc))
+    finally:
+        await events.aclose()
     yield event("[DONE]")
 
 
@@ -199,13 +201,17 @@ async def completions(generator: Generator, request: CompletionRequest) -> Respo
         "model": request.model,
         "system_fingerprint": FINGERPRINT,
     }
-    runs = []
-    for text in prompts:
-        if not text:
-            raise ValidationFailed("prompt must not be empty", param="prompt")
-        ids, _ = await generator.tokenize(text, add_special=True)
-        params = request.sampling(_max_tokens(generator, ids, request.max_tokens), request.logprobs, None)
-        runs.append((text, await primed(generator, ids, params)))
+    if not all(prompts):
+        raise ValidationFailed("prompt must not be empty", param="prompt")
+    params = request.sampling(_max_tokens(generator, request.max_tokens), request.logprobs, None)
+    runs: list[tuple[str, Generation]] = []
+    try:
+        for text in prompts:
+            runs.append((text, await generator.generate(text, params)))
+    except BaseException:
+        for _, started in runs:
+            await started.aclose()
+        raise
     if request.stream:
         text, events = runs[0]
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
@@ -238,7 +244,7 @@ async def completions(generator: Generator, request: CompletionRequest) -> Respo
 
 
 async def _completion_chunks(
-    events: AsyncIterator[TokenEvent],
+    events: Generation,
     meta: dict[str, Any],
     echo: str,
     logprobs: int | None,
@@ -262,6 +268,8 @@ async def _completion_chunks(
                 yield event({**meta, "object": "text_completion", "choices": [], "usage": _usage(item)})
     except HubserveError as exc:
         yield event(openai_error_body(exc))
+    finally:
+        await events.aclose()
     yield event("[DONE]")
 
 

@@ -11,10 +11,11 @@ from hubserve.accounts.principal import Principal
 from hubserve.gateway.callers import Inferrer
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
+from hubserve.gateway.json_body import read_inputs_body
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.state import Services, services_dependency
-from hubserve.gateway.tgi.protocol import GenerateRequest
-from hubserve.gateway.tgi.service import generate
+from hubserve.gateway.textgen.protocol import GenerateRequest
+from hubserve.gateway.textgen.service import generate
 from hubserve.tasks.base import parse_model
 
 router = APIRouter()
@@ -24,12 +25,10 @@ ServicesDep = Annotated[Services, Depends(services_dependency)]
 async def _serve(
     request: Request, services: Services, principal: Principal, model: str | None, *, stream: bool
 ) -> Response:
-    from hubserve.gateway.hf.service import read_json_body
-
     admission = await services.access.admit(
         meter_of(request), principal, bound_model(services, None, model), task="text-generation", route="tgi"
     )
-    body = parse_model(GenerateRequest, await read_json_body(request), where="body")
+    body = parse_model(GenerateRequest, await read_inputs_body(request), where="body")
     assert isinstance(body, GenerateRequest)
     body.stream = stream
     options = serve_options(request, services.settings, body.options)

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from hubserve.errors import ValidationFailed
-from hubserve.runtimes.generation.base import Constraint, Logits
+from hubserve.runtimes.generation.base import Logits
+from hubserve.types.generation import Constraint
 
 _ANY_OBJECT = json.dumps({"type": "object"})
 

@@ -18,19 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hubserve.errors import GenerationFailed, HubserveError, Overloaded, ValidationFailed
-from hubserve.runtimes.generation.base import (
-    Constraint,
-    FinishReason,
-    GenerationBackend,
-    Logits,
-    SamplingParams,
-    TokenEvent,
-    TopLogprob,
-)
+from hubserve.errors import GenerationFailed, HubserveError, ValidationFailed
+from hubserve.runtimes.generation.base import GenerationBackend, Logits
 from hubserve.runtimes.generation.constraints import Matcher
 from hubserve.runtimes.generation.sampling import apply_penalties, choose
 from hubserve.runtimes.generation.text import TextAssembler
+from hubserve.types.generation import Constraint, FinishReason, SamplingParams, TokenEvent, TopLogprob
 
 log = logging.getLogger(__name__)
 MatcherFactory = Callable[[Constraint], Matcher]
@@ -68,11 +61,8 @@ class _Sequence:
 class GenerationEngine:
     """Owns a backend; runs all its sequences in one worker thread."""
 
-    def __init__(
-        self, backend: GenerationBackend, *, max_queue: int, matcher_factory: MatcherFactory | None = None
-    ) -> None:
+    def __init__(self, backend: GenerationBackend, *, matcher_factory: MatcherFactory | None = None) -> None:
         self.backend = backend
-        self.max_queue = max_queue
         self._matcher_factory = matcher_factory
         self._cond = threading.Condition()
         self._waiting: deque[_Sequence] = deque()
@@ -94,10 +84,7 @@ class GenerationEngine:
         with self._cond:
             if self._closed:
                 raise GenerationFailed("The model is shutting down")
-            # Requests that a free slot will take at once are not queued.
-            free = self.backend.max_slots - len(self._active)
-            if len(self._waiting) >= self.max_queue + max(0, free):
-                raise Overloaded("Model is overloaded: too many requests are waiting", retry_after_s=1.0)
+            # No bound here: the scheduler's per-model queue is the one limit that answers 429.
             self._waiting.append(seq)
             self._cond.notify()
         try:

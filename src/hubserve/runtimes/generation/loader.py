@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubserve.errors import ModelLoadFailed, TaskNotSupported
-from hubserve.runtimes.generation.base import Constraint, GenerationBackend
+from hubserve.runtimes.generation.base import GenerationBackend
 from hubserve.runtimes.generation.constraints import GrammarCompiler, Matcher
 from hubserve.runtimes.generation.engine import GenerationEngine
+from hubserve.types.generation import Constraint
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,6 @@ class GenerationSpec:
     threads: int
     max_slots: int
     context_per_slot: int
-    max_queue: int
 
 
 def _gguf(spec: GenerationSpec) -> GenerationBackend:
@@ -96,9 +96,7 @@ def load_generator(spec: GenerationSpec) -> LoadedGenerator:
             f"No text-generation backend for {spec.fmt!r} models; valid: {', '.join(BACKENDS)}"
         )
     backend = BACKENDS[spec.fmt](spec)
-    engine = GenerationEngine(
-        backend, max_queue=spec.max_queue, matcher_factory=LazyGrammars(backend).matcher
-    )
+    engine = GenerationEngine(backend, matcher_factory=LazyGrammars(backend).matcher)
     return LoadedGenerator(
         model_id=spec.model_id,
         engine=engine,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hubserve.runtimes.generation.base import Logits, SamplingParams
+from hubserve.runtimes.generation.base import Logits
+from hubserve.types.generation import SamplingParams
 
 _NEGLIGIBLE = np.float32(30.0)
 _NUCLEUS_PREFIX = 4096

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from hubserve.errors import UnknownOption
-from hubserve.hub.manifest import FileEntry, Manifest
+from hubserve.types.manifest import FileEntry, Manifest
 
 # What ``HfApi.model_info(expand=...)`` and ``list_models(expand=...)`` may ask for (ExpandModelProperty_T).
 EXPAND_KEYS = frozenset(

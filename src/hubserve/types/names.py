@@ -34,6 +34,14 @@ class ModelId:
         return f"{self.namespace}/{self.name}"
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """The model that serves a request, and the name the client used for it."""
+
+    model_id: ModelId
+    name: str
+
+
 def check_reference(text: str) -> str:
     """A name a client may ask for: ``namespace/name``, or a bare ``name`` as the Hub's old canonical ids.
 

@@ -4,7 +4,7 @@ import numpy as np
 import orjson
 import pytest
 
-from hubserve.runners.wire import SHAPE_HEADER, array_from_wire, array_to_wire
+from hubserve.protocol import SHAPE_HEADER, array_from_wire, array_to_wire
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (1, 384), (0, 8), (4,)])

@@ -1,4 +1,4 @@
-"""The runner's own small HTTP API, served on a Unix socket: load, encode, tokenize, generate, info."""
+"""The runner's own small HTTP API, served on a Unix socket: the protocol's load, encode and generate."""
 
 from __future__ import annotations
 
@@ -13,33 +13,40 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from hubserve import heap
-from hubserve.config import Settings
 from hubserve.errors import HubserveError
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
-from hubserve.runners.model_host import ModelHost
-from hubserve.runners.wire import (
+from hubserve.protocol import (
     ARRAY_MEDIA_TYPE,
-    EncodeCall,
-    GenerateCall,
-    LoadCall,
-    TokenizeCall,
+    ENCODE,
+    GENERATE,
+    HEALTH,
+    INFO,
+    JSON_MEDIA_TYPE,
+    LOAD,
+    STREAM_MEDIA_TYPE,
+    LoadReply,
+    RunnerConfig,
     array_to_wire,
+    dumps,
+    encode_call,
+    error_line,
     error_to_data,
-    event_to_line,
-    params_from_wire,
+    event_line,
+    generate_call,
+    header_line,
 )
-from hubserve.tasks.base import CallContext
+from hubserve.runners.child.model_host import ModelHost
+from hubserve.types.names import ModelId
 
 log = logging.getLogger(__name__)
 
 
-def create_runner_app(settings: Settings) -> FastAPI:
-    """The runner app, its own process's server; it serves whichever model its first /load names."""
+def create_runner_app(config: RunnerConfig) -> FastAPI:
+    """The runner app, its own process's server; it serves whichever model its first load names."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.host = ModelHost(settings, HubStore(settings.hub_dir))
+        app.state.host = ModelHost(config, HubStore(config.hub_dir))
         try:
             yield
         finally:
@@ -65,54 +72,52 @@ def create_runner_app(settings: Settings) -> FastAPI:
         assert isinstance(value, ModelHost)
         return value
 
-    @app.get("/health")
+    async def body(request: Request) -> dict[str, Any]:
+        data = orjson.loads(await request.body())
+        assert isinstance(data, dict)
+        return data
+
+    @app.get(HEALTH)
     async def health(request: Request) -> dict[str, Any]:
         return {"status": "ok", "model": str(host(request).model_id) if host(request).model_id else None}
 
-    @app.post("/load")
-    async def load(call: LoadCall, request: Request) -> dict[str, Any]:
-        seconds = await host(request).load(ModelId.parse(call.model_id))
+    @app.post(LOAD)
+    async def load(request: Request) -> Response:
+        model = host(request)
+        seconds = await model.load(ModelId.parse(str((await body(request))["model_id"])))
         # A runner process serves this one model for life; a full pass first would delay its cold start.
         heap.settle(collect=False)
-        return {"load_s": seconds, "one_time_s": host(request).one_time_s, **host(request).info()}
+        reply = LoadReply(seconds, model.one_time_s, model.info()["rss_bytes"], model.generation_info())
+        return Response(dumps(reply), media_type=JSON_MEDIA_TYPE)
 
-    @app.get("/info")
+    @app.get(INFO)
     async def info(request: Request) -> dict[str, Any]:
         return host(request).info()
 
-    @app.post("/encode")
-    async def encode(call: EncodeCall, request: Request) -> Response:
-        version = tuple(call.hf_hub_version) if call.hf_hub_version else None
-        ctx = CallContext(hf_hub_version=version, max_batch_inputs=call.max_batch_inputs)
-        result = await host(request).encode(call.task, call.envelope, ctx)
+    @app.post(ENCODE)
+    async def encode(request: Request) -> Response:
+        result = await host(request).encode(encode_call(await body(request)))
         if isinstance(result, np.ndarray):
             content, headers = array_to_wire(result)
             return Response(content, media_type=ARRAY_MEDIA_TYPE, headers=headers)
-        return Response(orjson.dumps(result), media_type="application/json")
+        return Response(dumps(result), media_type=JSON_MEDIA_TYPE)
 
-    @app.post("/tokenize")
-    async def tokenize(call: TokenizeCall, request: Request) -> dict[str, Any]:
-        backend = host(request).require_generator().backend
-        ids = backend.tokenize(call.text, add_special=call.add_special)
-        return {"ids": ids, "texts": [backend.token_bytes(i).decode(errors="replace") for i in ids]}
-
-    @app.post("/generate")
-    async def generate(call: GenerateCall, request: Request) -> StreamingResponse:
-        events = host(request).stream(call.prompt, params_from_wire(call.params))
+    @app.post(GENERATE)
+    async def generate(request: Request) -> StreamingResponse:
+        header, events = await host(request).generate(generate_call(await body(request)))
         first = await anext(events)  # errors before the first token become a plain error response
 
         async def lines() -> AsyncIterator[bytes]:
             try:
-                yield event_to_line(first)
+                yield header_line(header)
+                yield event_line(first)
                 async for item in events:
-                    yield event_to_line(item)
+                    yield event_line(item)
             except HubserveError as exc:
-                import json
-
-                yield (json.dumps(error_to_data(exc)) + "\n").encode()
+                yield error_line(exc)
             finally:
                 await events.aclose()  # type: ignore[attr-defined]
 
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return StreamingResponse(lines(), media_type=STREAM_MEDIA_TYPE)
 
     return app

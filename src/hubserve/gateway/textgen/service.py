@@ -8,10 +8,11 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response
 
 from hubserve.errors import HubserveError
-from hubserve.gateway.generation import Generator, collect, primed
+from hubserve.gateway.generation import Generator, collect
 from hubserve.gateway.sse import event, sse_response
-from hubserve.gateway.tgi.protocol import GenerateRequest
-from hubserve.runtimes.generation.base import TokenEvent
+from hubserve.gateway.textgen.protocol import GenerateRequest
+from hubserve.protocol import Generation
+from hubserve.types.generation import TokenEvent
 
 
 def _token(item: TokenEvent) -> dict[str, Any]:
@@ -28,8 +29,7 @@ async def generate(
     """Serve one request; ``as_list`` answers ``[GenerateResponse]`` as TGI's ``POST /`` does."""
     params = request.parameters
     sampling = params.sampling()
-    prompt, prompt_texts = await generator.tokenize(request.inputs, add_special=True)
-    events = await primed(generator, prompt, sampling)
+    events = await generator.generate(request.inputs, sampling, prefill=params.decoder_input_details)
     full_text = params.return_full_text if params.return_full_text is not None else full_text_default
     prefix = request.inputs if full_text else ""
     if request.stream:
@@ -37,8 +37,7 @@ async def generate(
     done = await collect(events)
     body: dict[str, Any] = {"generated_text": prefix + done.text}
     if params.details:
-        prefill = list(zip(prompt, prompt_texts, strict=True)) if params.decoder_input_details else []
-        body["details"] = _details(done.tokens, prefill, bool(params.top_n_tokens))
+        body["details"] = _details(done.tokens, list(events.header.prefill), bool(params.top_n_tokens))
     return JSONResponse([body] if as_list else body)
 
 
@@ -55,9 +54,7 @@ def _details(tokens: list[TokenEvent], prefill: list[tuple[int, str]], with_top:
     }
 
 
-async def _stream(
-    events: AsyncIterator[TokenEvent], prefix: str, details: bool, with_top: bool
-) -> AsyncIterator[str]:
+async def _stream(events: Generation, prefix: str, details: bool, with_top: bool) -> AsyncIterator[str]:
     text = ""
     index = 0
     try:
@@ -82,3 +79,5 @@ async def _stream(
             yield event(body, space=False)
     except HubserveError as exc:
         yield event({"error": exc.message, "error_type": exc.error_type}, space=False)
+    finally:
+        await events.aclose()

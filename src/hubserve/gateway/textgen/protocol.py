@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubserve.errors import ValidationFailed
-from hubserve.runtimes.generation.base import Constraint, SamplingParams
 from hubserve.tasks.base import Options
+from hubserve.types.generation import Constraint, SamplingParams
 
 DEFAULT_MAX_NEW_TOKENS = 100
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 from hubserve.errors import ModelLoadFailed
+from hubserve.procfs import rss_bytes
+from hubserve.protocol import HEALTH, RunnerConfig
 
 log = logging.getLogger("hubserve.runner")
 _START_TIMEOUT_S = 180.0
@@ -32,20 +34,22 @@ class RunnerProcess:
         self._pump = asyncio.create_task(self._pump_output())
 
     @classmethod
-    async def spawn(cls, socket_dir: Path, env: dict[str, str] | None = None) -> RunnerProcess:
-        """Start a runner and wait until it answers on its socket."""
+    async def spawn(cls, socket_dir: Path, config: RunnerConfig) -> RunnerProcess:
+        """Start a runner with its config and wait until it answers on its socket."""
         socket_dir.mkdir(parents=True, exist_ok=True)
         socket = socket_dir / f"r-{uuid.uuid4().hex[:12]}.sock"
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "hubserve.runners.main",
+            "hubserve.runners.child.main",
             "--socket",
             str(socket),
+            "--config",
+            config.to_json(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, **RUNNER_ENV, **(env or {})},
+            env={**os.environ, **RUNNER_ENV},
         )
         runner = cls(proc, socket)
         await runner._wait_ready()
@@ -55,6 +59,10 @@ class RunnerProcess:
     def pid(self) -> int:
         """The process id."""
         return self.proc.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process."""
+        return rss_bytes(self.proc.pid)
 
     @property
     def alive(self) -> bool:
@@ -102,7 +110,7 @@ class RunnerProcess:
                     raise ModelLoadFailed(f"The runner process exited during start-up:\n{self.tail()}")
                 if self.socket.exists():
                     try:
-                        if (await client.get("/health")).status_code == 200:
+                        if (await client.get(HEALTH)).status_code == 200:
                             return
                     except httpx.TransportError:
                         pass

@@ -8,8 +8,10 @@ import logging
 import time
 from pathlib import Path
 
-from hubserve.runners.client import RunnerClient
-from hubserve.runners.process import RunnerProcess
+from hubserve.protocol import RunnerConfig
+from hubserve.runners.parent.client import RunnerClient
+from hubserve.runners.parent.process import RunnerProcess
+from hubserve.runners.parent.transport import SocketTransport
 
 log = logging.getLogger(__name__)
 REFILL_DELAY_S = 2.0
@@ -18,10 +20,10 @@ REFILL_DELAY_S = 2.0
 class SparePool:
     """Holds up to ``spares`` idle runners that have imported their libraries and wait for a model."""
 
-    def __init__(self, socket_dir: Path, spares: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, socket_dir: Path, spares: int, config: RunnerConfig) -> None:
         self._socket_dir = socket_dir
         self._spares = spares
-        self._env = env  # what every runner process is started with (the gateway's settings)
+        self._config = config  # what every runner process is started with (from the gateway's settings)
         self._ready: list[RunnerProcess] = []
         self._filling: set[asyncio.Task[None]] = set()
         self._spawn_s = 2.5  # learned from each process start
@@ -35,7 +37,7 @@ class SparePool:
 
     async def _add(self) -> None:
         try:
-            self._ready.append(await RunnerProcess.spawn(self._socket_dir, self._env))
+            self._ready.append(await RunnerProcess.spawn(self._socket_dir, self._config))
         except Exception:  # a failed spare is logged; the next request starts a runner itself
             log.exception("could not start a spare runner")
 
@@ -51,10 +53,10 @@ class SparePool:
             process = candidate if candidate.alive else None
         if process is None:
             started = time.perf_counter()
-            process = await RunnerProcess.spawn(self._socket_dir, self._env)
+            process = await RunnerProcess.spawn(self._socket_dir, self._config)
             self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
-        client = RunnerClient(process, model)
+        client = RunnerClient(model, SocketTransport(process.socket), process)
         try:
             await client.load()
         except BaseException:

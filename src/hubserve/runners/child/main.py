@@ -1,4 +1,4 @@
-"""``python -m hubserve.runners.main --socket PATH``: one runner process, serving its app on a Unix socket."""
+"""``python -m hubserve.runners.child.main --socket PATH --config JSON``: one runner process, on a socket."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from hubserve.config import Settings
+from hubserve.protocol import RunnerConfig
 
 # Imported before the socket opens, so a warm spare runner has paid for them when a model is assigned.
 PRELOAD = ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar")
@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = argparse.ArgumentParser(prog="hubserve-runner")
     parser.add_argument("--socket", required=True)
+    parser.add_argument("--config", required=True, help="the RunnerConfig the gateway hands down, as JSON")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    config = RunnerConfig.from_json(args.config)
     logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        level=config.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     import importlib
 
@@ -52,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from transformers import AutoTokenizer  # noqa: F401  (the lazy module's heavy part)
 
-    from hubserve.runners.app import create_runner_app
+    from hubserve.runners.child.app import create_runner_app
 
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     uvicorn.run(
-        create_runner_app(settings),
+        create_runner_app(config),
         uds=args.socket,
         loop="uvloop",
         http="httptools",

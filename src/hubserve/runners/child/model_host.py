@@ -9,18 +9,18 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from hubserve.config import Settings
 from hubserve.errors import BadRequest
-from hubserve.hub.manifest import Manifest
-from hubserve.hub.names import ModelId
 from hubserve.hub.store import HubStore
+from hubserve.procfs import rss_bytes
+from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, GenerationInfo, RunnerConfig
 from hubserve.runtimes.base import Head, LoadedEncoder
-from hubserve.runtimes.generation.base import SamplingParams, TokenEvent
 from hubserve.runtimes.generation.loader import GenerationSpec, LoadedGenerator, load_generator
 from hubserve.runtimes.registry import load_encoder
 from hubserve.runtimes.specs import build_spec
-from hubserve.tasks.base import CallContext, Envelope
 from hubserve.tasks.registry import GENERATION_TASKS, TASKS
+from hubserve.types.generation import TokenEvent
+from hubserve.types.manifest import Manifest
+from hubserve.types.names import ModelId
 
 
 class ModelHost:
@@ -31,8 +31,8 @@ class ModelHost:
     several such requests may be past tokenizing at once: their forwards queue in the encoder's pool.
     """
 
-    def __init__(self, settings: Settings, store: HubStore) -> None:
-        self.settings = settings
+    def __init__(self, config: RunnerConfig, store: HubStore) -> None:
+        self.config = config
         self.store = store
         self.model_id: ModelId | None = None
         self.manifest: Manifest | None = None
@@ -59,15 +59,14 @@ class ModelHost:
 
     def _generation_spec(self) -> GenerationSpec:
         assert self.model_id is not None and self.manifest is not None
-        s = self.settings
+        c = self.config
         return GenerationSpec(
             model_id=str(self.model_id),
             files_dir=self.store.files_dir(self.model_id),
             fmt=self.manifest.format,
-            threads=s.threads,
-            max_slots=s.gen_slots,
-            context_per_slot=s.gen_context_tokens,
-            max_queue=s.max_queued_requests,
+            threads=c.threads,
+            max_slots=c.gen_slots,
+            context_per_slot=c.gen_context_tokens,
         )
 
     async def _encoder(self, head: Head) -> LoadedEncoder:
@@ -76,18 +75,18 @@ class ModelHost:
             async with self._head_lock:
                 if head not in self.encoders:
                     spec = build_spec(
-                        self.store, self.model_id, head, self.settings.threads, self.settings.encoder_split
+                        self.store, self.model_id, head, self.config.threads, self.config.encoder_split
                     )
                     self.encoders[head] = await anyio.to_thread.run_sync(
-                        load_encoder, spec, self.settings.runtime
+                        load_encoder, spec, self.config.runtime
                     )
         return self.encoders[head]
 
-    async def encode(self, task_name: str, envelope: dict[str, Any], ctx: CallContext) -> Any:
-        """Validate and run one encoder call."""
+    async def encode(self, call: EncodeCall) -> Any:
+        """Run one encoder call, as the gateway prepared it."""
         assert self.manifest is not None
-        task = TASKS[task_name]
-        prepared = task.prepare(Envelope.model_validate(envelope), ctx)
+        task = TASKS[call.task]
+        prepared = task.from_call(call)
         encoder = await self._encoder(task.head_for(self.manifest))
         if task.tokenizes_ahead:
             # Tokenize while the model may still compute the batch before; then wait for the model.
@@ -104,9 +103,29 @@ class ModelHost:
             raise BadRequest(f"Model {self.model_id} does not serve text-generation")
         return self.generator
 
-    def stream(self, prompt: list[int], params: SamplingParams) -> AsyncIterator[TokenEvent]:
-        """Token events for one sequence."""
-        return self.require_generator().engine.stream(prompt, params)
+    async def generate(self, call: GenerateCall) -> tuple[GenerateHeader, AsyncIterator[TokenEvent]]:
+        """Tokenize the prompt and start its sequence: the header, and the token events to come.
+
+        The engine checks the prompt's room in the context and refuses one that does not fit.
+        """
+        generator = self.require_generator()
+        backend = generator.backend
+        ids = backend.tokenize(call.prompt, add_special=call.add_special)  # microseconds: no thread hop
+        prefill = (
+            tuple((i, backend.token_bytes(i).decode(errors="replace")) for i in ids) if call.prefill else ()
+        )
+        return GenerateHeader(len(ids), prefill), generator.engine.stream(ids, call.params)
+
+    def generation_info(self) -> GenerationInfo | None:
+        """What the gateway needs to know of the generation model, if this is one."""
+        if self.generator is None:
+            return None
+        return GenerationInfo(
+            template=self.generator.template,
+            special_tokens=self.generator.special_tokens,
+            context_length=self.generator.backend.context_length,
+            backend=self.generator.backend.name,
+        )
 
     def info(self) -> dict[str, Any]:
         """What the gateway needs to know about the loaded model."""
@@ -130,15 +149,3 @@ class ModelHost:
             self.generator.close()
         for encoder in self.encoders.values():
             encoder.close()
-
-
-def rss_bytes(pid: int | str = "self") -> int:
-    """Resident memory of a process, from /proc (0 where /proc is missing)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    return 0

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hubserve.accounts.principal import Principal
-from hubserve.gateway.hubapi.shapes import model_body
+from hubserve.gateway.catalog_shapes import model_body
 from hubserve.gateway.state import Services
-from hubserve.hub.aliases import AliasLoop
-from hubserve.hub.manifest import Manifest
 from hubserve.tasks.registry import GENERATION_TASKS, supported_tasks
+from hubserve.types.manifest import Manifest
 
 SortKey = Literal["id", "createdAt", "lastModified", "downloads", "likes", "trendingScore"]
 # Tasks huggingface_hub accepts a model for when its pipeline_tag is another (``_check_supported_task``).
@@ -48,11 +47,7 @@ class Catalog:
         access, store = self.services.access, self.services.store
         manifests = {m.id: m for m in store.list() if await access.visible(self.principal, m.id)}
         out = [(model_id, m) for model_id, m in manifests.items()]
-        for alias in store.aliases.all():
-            try:
-                target = store.aliases.follow(alias)
-            except AliasLoop:  # made by hand in the file: the alias serves nothing, so it lists nothing
-                continue
+        for alias, target in store.aliased():  # one in a loop serves nothing, so it lists nothing
             if target in manifests:
                 out.append((alias, manifests[target]))
         return sorted(out, key=lambda entry: entry[0].lower())

@@ -1,0 +1,1 @@
+"""The runner process itself: it loads one model and serves the protocol's calls on its socket."""

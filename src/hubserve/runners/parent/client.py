@@ -1,0 +1,148 @@
+"""RunnerClient: the gateway's side of one runner: load, encode and generate, over an injected transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import orjson
+
+from hubserve.errors import HubserveError, RunnerCrashed
+from hubserve.protocol import (
+    ARRAY_MEDIA_TYPE,
+    ENCODE,
+    GENERATE,
+    LOAD,
+    SHAPE_HEADER,
+    EncodeCall,
+    GenerateCall,
+    GenerateHeader,
+    Generation,
+    GenerationInfo,
+    LoadCall,
+    LoadReply,
+    array_from_wire,
+    dumps,
+    error_from_data,
+    load_reply,
+    stream_item,
+)
+from hubserve.runners.parent.process import RunnerProcess
+from hubserve.runners.parent.transport import Reply, Stream, Transport, TransportError
+from hubserve.types.generation import TokenEvent
+
+
+class RunnerClient:
+    """Calls into one runner; a runner that cannot be reached surfaces as RunnerCrashed.
+
+    ``process`` is the runner's OS process, when this side owns one (None in tests that fake the
+    transport): memory, exit and stopping go to it.
+    """
+
+    def __init__(self, model: str, transport: Transport, process: RunnerProcess | None = None) -> None:
+        self.model = model
+        self.transport = transport
+        self.process = process
+        self.generation: GenerationInfo | None = None
+        self.load_s = 0.0
+
+    async def load(self) -> LoadReply:
+        """Load the model into the runner; remember its generation info."""
+        reply = load_reply(_json_or_error(await self._post(LOAD, LoadCall(self.model))))
+        # Seconds a load of this model takes from now on (one-time work such as an ONNX export excluded).
+        self.load_s = reply.load_s - reply.one_time_s
+        self.generation = reply.generation
+        return reply
+
+    async def encode(self, call: EncodeCall) -> Any:
+        """Run an encoder task; an array answer comes back as a float32 array."""
+        reply = await self._post(ENCODE, call)
+        if reply.status == 200 and reply.media_type == ARRAY_MEDIA_TYPE:
+            return array_from_wire(reply.content, reply.headers.get(SHAPE_HEADER, ""))
+        return _json_or_error(reply)
+
+    async def generate(self, call: GenerateCall) -> Generation:
+        """Start one generation; it returns once the runner has its first token (or its error)."""
+        try:
+            stream = await self.transport.open(GENERATE, dumps(call))
+        except TransportError as exc:
+            raise self._crashed(exc) from exc
+        try:
+            if stream.status != 200:
+                raise error_from_data(orjson.loads(await stream.read()))
+            lines = stream.lines()
+            header = await self._header(lines)
+        except TransportError as exc:
+            await stream.close()
+            raise self._crashed(exc) from exc
+        except BaseException:
+            await stream.close()
+            raise
+        events = self._events(lines, stream)
+
+        async def close() -> None:
+            await events.aclose()
+            await stream.close()  # the events' own cleanup runs only once they were started
+
+        return Generation(header, events, close)
+
+    async def _header(self, lines: AsyncIterator[bytes]) -> GenerateHeader:
+        async for line in lines:
+            item = stream_item(line)
+            if isinstance(item, GenerateHeader):
+                return item
+            if item is not None:
+                break
+        raise TransportError("the stream did not start with its header")
+
+    async def _events(self, lines: AsyncIterator[bytes], stream: Stream) -> AsyncGenerator[TokenEvent, None]:
+        try:
+            async for line in lines:
+                item = stream_item(line)
+                if isinstance(item, TokenEvent):
+                    yield item
+        except TransportError as exc:
+            raise self._crashed(exc) from exc
+        finally:
+            await stream.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The runner's process id."""
+        return self.process.pid if self.process else None
+
+    async def memory_bytes(self) -> int:
+        """Resident memory of the runner process."""
+        return self.process.rss_bytes() if self.process else 0
+
+    async def stopped(self) -> int:
+        """Resolve when the process exits (for any reason); its exit code."""
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def stop(self) -> None:
+        """Close the connections and stop the process (gracefully, then by force)."""
+        await self.transport.close()
+        if self.process is not None:
+            await self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL the process."""
+        if self.process is not None:
+            self.process.kill()
+
+    async def _post(self, path: str, call: Any) -> Reply:
+        try:
+            return await self.transport.post(path, dumps(call))
+        except TransportError as exc:
+            raise self._crashed(exc) from exc
+
+    def _crashed(self, exc: Exception) -> HubserveError:
+        return RunnerCrashed(f"The process serving {self.model} stopped while handling the request ({exc})")
+
+
+def _json_or_error(reply: Reply) -> Any:
+    data = orjson.loads(reply.content)
+    if reply.status != 200:
+        raise error_from_data(data)
+    return data
