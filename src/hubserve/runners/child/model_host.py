@@ -14,7 +14,8 @@ from hubserve.hub.store import HubStore
 from hubserve.procfs import rss_bytes
 from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, GenerationInfo, RunnerConfig
 from hubserve.runtimes.base import Head, LoadedEncoder
-from hubserve.runtimes.generation.loader import GenerationSpec, LoadedGenerator, load_generator
+from hubserve.runtimes.generation.api import TokenGenerator
+from hubserve.runtimes.generation.loader import GenerationSpec, load_generator
 from hubserve.runtimes.registry import load_encoder
 from hubserve.runtimes.specs import build_spec
 from hubserve.tasks.registry import GENERATION_TASKS, TASKS
@@ -37,7 +38,7 @@ class ModelHost:
         self.model_id: ModelId | None = None
         self.manifest: Manifest | None = None
         self.encoders: dict[Head, LoadedEncoder] = {}
-        self.generator: LoadedGenerator | None = None
+        self.generator: TokenGenerator | None = None
         self.one_time_s = 0.0
         # The tokenizer's settings (padding, truncation side) are per call on a shared object: one user.
         self._tokenizer = anyio.CapacityLimiter(1)
@@ -97,7 +98,7 @@ class ModelHost:
         async with self._tokenizer:  # this task tokenizes inside run: no one else may use the tokenizer
             return await anyio.to_thread.run_sync(task.run, encoder, prepared)
 
-    def require_generator(self) -> LoadedGenerator:
+    def require_generator(self) -> TokenGenerator:
         """The generation engine; a clear error if this model does not generate."""
         if self.generator is None:
             raise BadRequest(f"Model {self.model_id} does not serve text-generation")
@@ -109,12 +110,9 @@ class ModelHost:
         The engine checks the prompt's room in the context and refuses one that does not fit.
         """
         generator = self.require_generator()
-        backend = generator.backend
-        ids = backend.tokenize(call.prompt, add_special=call.add_special)  # microseconds: no thread hop
-        prefill = (
-            tuple((i, backend.token_bytes(i).decode(errors="replace")) for i in ids) if call.prefill else ()
-        )
-        return GenerateHeader(len(ids), prefill), generator.engine.stream(ids, call.params)
+        ids = generator.tokenize(call.prompt, add_special=call.add_special)  # microseconds: no thread hop
+        prefill = tuple((i, generator.token_text(i)) for i in ids) if call.prefill else ()
+        return GenerateHeader(len(ids), prefill), generator.stream(ids, call.params)
 
     def generation_info(self) -> GenerationInfo | None:
         """What the gateway needs to know of the generation model, if this is one."""
@@ -123,8 +121,8 @@ class ModelHost:
         return GenerationInfo(
             template=self.generator.template,
             special_tokens=self.generator.special_tokens,
-            context_length=self.generator.backend.context_length,
-            backend=self.generator.backend.name,
+            context_length=self.generator.context_length,
+            backend=self.generator.name,
         )
 
     def info(self) -> dict[str, Any]:
@@ -137,9 +135,9 @@ class ModelHost:
             out["generation"] = {
                 "template": self.generator.template,
                 "special_tokens": self.generator.special_tokens,
-                "context_length": self.generator.backend.context_length,
-                "backend": self.generator.backend.name,
-                "load": list(self.generator.engine.load),
+                "context_length": self.generator.context_length,
+                "backend": self.generator.name,
+                "load": list(self.generator.load()),
             }
         return out
 

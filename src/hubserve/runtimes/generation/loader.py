@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hubserve.errors import ModelLoadFailed, TaskNotSupported
+from hubserve.runtimes.generation.api import TokenGenerator
 from hubserve.runtimes.generation.base import GenerationBackend
 from hubserve.runtimes.generation.constraints import GrammarCompiler, Matcher
 from hubserve.runtimes.generation.engine import GenerationEngine
-from hubserve.types.generation import Constraint
+from hubserve.types.generation import Constraint, SamplingParams, TokenEvent
 
 
 @dataclass(frozen=True)
@@ -67,39 +68,46 @@ class LazyGrammars:
         return self._compiler.matcher(constraint)
 
 
-@dataclass(frozen=True)
-class LoadedGenerator:
-    """A running engine plus what the routes need to build prompts for it."""
+class EngineGenerator:
+    """A TokenGenerator made of a logits-level backend and hubserve's batching engine over it."""
 
-    model_id: str
-    engine: GenerationEngine
-    template: str | None
-    special_tokens: dict[str, str]
+    def __init__(self, engine: GenerationEngine) -> None:
+        self.engine = engine
+        backend = engine.backend
+        self.name = backend.name
+        self.context_length = backend.context_length
+        self.template = backend.chat_template()
+        self.special_tokens = backend.special_tokens()
 
-    @property
-    def backend(self) -> GenerationBackend:
-        """The model backend."""
-        return self.engine.backend
+    def tokenize(self, text: str, *, add_special: bool) -> list[int]:
+        """Token ids of ``text``."""
+        return self.engine.backend.tokenize(text, add_special=add_special)
+
+    def token_text(self, token_id: int) -> str:
+        """The text one token adds."""
+        return self.engine.backend.token_bytes(token_id).decode(errors="replace")
+
+    def stream(self, prompt: list[int], params: SamplingParams) -> AsyncIterator[TokenEvent]:
+        """Token events of one sequence, decoded in the engine's batch."""
+        return self.engine.stream(prompt, params)
+
+    def load(self) -> tuple[int, int]:
+        """(sequences running, sequences waiting)."""
+        return self.engine.load
 
     def close(self) -> None:
         """Stop the engine and free the backend."""
         self.engine.close()
-        close = getattr(self.backend, "close", None)
+        close = getattr(self.engine.backend, "close", None)
         if callable(close):
             close()
 
 
-def load_generator(spec: GenerationSpec) -> LoadedGenerator:
+def load_generator(spec: GenerationSpec) -> TokenGenerator:
     """Load the weights and start the engine's worker thread."""
     if spec.fmt not in BACKENDS:
         raise TaskNotSupported(
             f"No text-generation backend for {spec.fmt!r} models; valid: {', '.join(BACKENDS)}"
         )
     backend = BACKENDS[spec.fmt](spec)
-    engine = GenerationEngine(backend, matcher_factory=LazyGrammars(backend).matcher)
-    return LoadedGenerator(
-        model_id=spec.model_id,
-        engine=engine,
-        template=backend.chat_template(),
-        special_tokens=backend.special_tokens(),
-    )
+    return EngineGenerator(GenerationEngine(backend, matcher_factory=LazyGrammars(backend).matcher))
