@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -208,9 +209,10 @@ def query_usage(
     start_ms: int | None = None,
     end_ms: int | None = None,
     interval_s: int = 3600,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Totals, a time series and a per-model breakdown over [start_ms, end_ms) (default: the last 24 h)."""
-    end = int(time.time() * 1000) if end_ms is None else end_ms
+    end = int(clock() * 1000) if end_ms is None else end_ms
     start = end - _DAY_MS if start_ms is None else start_ms
     if not _MIN_INTERVAL_S <= interval_s <= _MAX_INTERVAL_S:
         raise ValidationFailed(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
 from hubserve.accounts.principal import Principal, Scope
@@ -22,20 +23,23 @@ HEADER = f"Bearer {TOKEN}"
 
 
 class SlowAccounts:
-    """Answers like AccountStore.authenticate, each answer taking ``seconds`` in its worker thread."""
+    """Answers like AccountStore.authenticate, in its worker thread; a closed ``gate`` holds each answer."""
 
-    def __init__(self, seconds: float = 0.05) -> None:
-        self.seconds = seconds
+    def __init__(self) -> None:
         self.calls = 0
         self.valid = True
         self.fail: Exception | None = None
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
         self._lock = threading.Lock()
 
     def authenticate(self, token: str) -> Principal:
         with self._lock:
             self.calls += 1
         valid, fail = self.valid, self.fail  # the database's state when the query ran
-        time.sleep(self.seconds)
+        self.entered.set()
+        assert self.gate.wait(10), "the test never opened the gate"
         if fail is not None:
             raise fail
         if not valid:
@@ -49,6 +53,24 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def while_held(accounts: SlowAccounts, callers: list[asyncio.Future[Principal]]) -> None:
+    """Return once a check has begun and every caller has reached it; the gate is still closed."""
+    assert await anyio.to_thread.run_sync(accounts.entered.wait, 10)
+    for _ in range(5):  # each caller runs to its first wait (no clock: a yield to the loop)
+        await asyncio.sleep(0)
+    assert not any(c.done() for c in callers)
+
+
+async def all_at_once(access: AccessControl, accounts: SlowAccounts, n: int) -> list[Any]:
+    """``n`` callers at once, the check held until all of them wait on it."""
+    accounts.gate.clear()
+    accounts.entered.clear()
+    callers = [asyncio.ensure_future(access.authenticate(HEADER, "127.0.0.1")) for _ in range(n)]
+    await while_held(accounts, callers)
+    accounts.gate.set()
+    return await asyncio.gather(*callers, return_exceptions=True)
 
 
 def control(accounts: SlowAccounts, clock: Clock, tmp_path: Path) -> AccessControl:
@@ -66,14 +88,14 @@ def control(accounts: SlowAccounts, clock: Clock, tmp_path: Path) -> AccessContr
 async def test_callers_that_come_while_a_token_is_checked_share_the_one_check(tmp_path: Path) -> None:
     accounts, clock = SlowAccounts(), Clock()
     access = control(accounts, clock, tmp_path)
-    principals = await asyncio.gather(*(access.authenticate(HEADER, "127.0.0.1") for _ in range(20)))
+    principals = await all_at_once(access, accounts, 20)
     assert accounts.calls == 1
     assert {p.name for p in principals} == {"alice"}
 
     await access.authenticate(HEADER, "127.0.0.1")  # cached
     assert accounts.calls == 1
     clock.now += 5.0  # expired: the next burst checks once more, once
-    await asyncio.gather(*(access.authenticate(HEADER, "127.0.0.1") for _ in range(20)))
+    await all_at_once(access, accounts, 20)
     assert accounts.calls == 2
 
 
@@ -81,9 +103,7 @@ async def test_a_refused_token_is_refused_to_every_waiting_caller_with_the_reaso
     accounts, clock = SlowAccounts(), Clock()
     accounts.valid = False
     access = control(accounts, clock, tmp_path)
-    results = await asyncio.gather(
-        *(access.authenticate(HEADER, "127.0.0.1") for _ in range(10)), return_exceptions=True
-    )
+    results = await all_at_once(access, accounts, 10)
     assert accounts.calls == 1
     assert all(isinstance(r, Unauthorized) and "revoked" in r.message for r in results)
 
@@ -92,9 +112,7 @@ async def test_a_failed_check_reaches_its_waiters_and_is_not_remembered(tmp_path
     accounts, clock = SlowAccounts(), Clock()
     accounts.fail = ConnectionError("database is down")
     access = control(accounts, clock, tmp_path)
-    results = await asyncio.gather(
-        *(access.authenticate(HEADER, "127.0.0.1") for _ in range(5)), return_exceptions=True
-    )
+    results = await all_at_once(access, accounts, 5)
     assert accounts.calls == 1 and all(isinstance(r, ConnectionError) for r in results)
 
     accounts.fail = None
@@ -103,12 +121,15 @@ async def test_a_failed_check_reaches_its_waiters_and_is_not_remembered(tmp_path
 
 
 async def test_a_caller_that_gives_up_does_not_cancel_the_check_for_the_others(tmp_path: Path) -> None:
-    accounts, clock = SlowAccounts(seconds=0.1), Clock()
+    accounts, clock = SlowAccounts(), Clock()
     access = control(accounts, clock, tmp_path)
+    accounts.gate.clear()
     impatient = asyncio.ensure_future(access.authenticate(HEADER, "127.0.0.1"))
     patient = asyncio.ensure_future(access.authenticate(HEADER, "127.0.0.1"))
-    await asyncio.sleep(0.02)
+    await while_held(accounts, [impatient, patient])
     impatient.cancel()
+    await asyncio.sleep(0)
+    accounts.gate.set()
     assert (await patient).name == "alice"
     assert accounts.calls == 1
 
@@ -116,10 +137,12 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_check_for_the_others(t
 async def test_tokens_forgotten_during_a_check_are_checked_again(tmp_path: Path) -> None:
     accounts, clock = SlowAccounts(), Clock()
     access = control(accounts, clock, tmp_path)
+    accounts.gate.clear()
     before = asyncio.ensure_future(access.authenticate(HEADER, "127.0.0.1"))
-    await asyncio.sleep(0.01)
+    await while_held(accounts, [before])
     accounts.valid = False
     access.forget_tokens()  # a revoke through this gateway, while the old answer is on its way
+    accounts.gate.set()
     assert (await before).name == "alice"
     with pytest.raises(Unauthorized):
         await access.authenticate(HEADER, "127.0.0.1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,12 @@ class RecordingSession:
 
     input_names = ("input_ids", "attention_mask")
 
-    def __init__(self, parallel: int, seconds: float = 0.0, fail_on: int | None = None) -> None:
+    def __init__(self, parallel: int, meet: int = 0, fail_on: int | None = None) -> None:
         self.parallel = parallel
-        self.seconds = seconds
+        # The first ``meet`` forwards wait for one another: they run at once, or the test fails.
+        self.meet = threading.Barrier(meet) if meet else None
+        self.release = threading.Event()  # forwards after the first ``meet`` wait for it
+        self.release.set()
         self.fail_on = fail_on
         self.running = 0
         self.most_at_once = 0
@@ -34,8 +36,11 @@ class RecordingSession:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             self.started.append(int(inputs["input_ids"][0, 0]))
+            index = len(self.started) - 1
         try:
-            time.sleep(self.seconds)
+            if self.meet is not None and index < self.meet.parties:
+                self.meet.wait(timeout=10)
+            assert self.release.wait(10), "the test never let the forwards go"
             if self.fail_on is not None and self.fail_on in inputs["input_ids"]:
                 raise ModelLoadFailed("broken row")
             return {"logits": inputs["input_ids"].astype(np.float32) * 10}
@@ -55,7 +60,7 @@ def _batch(first: int, rows: int, width: int = 3) -> dict[str, Any]:
 
 
 def test_rows_split_over_the_threads_come_back_in_order() -> None:
-    session = RecordingSession(parallel=2, seconds=0.05)
+    session = RecordingSession(parallel=2, meet=2)
     model = _encoder(session)
     try:
         out = model.forward(_batch(1, 5))["logits"]
@@ -77,7 +82,7 @@ def test_one_row_is_not_split() -> None:
 
 
 def test_forwards_from_many_callers_never_exceed_the_threads_and_go_first_come_first_served() -> None:
-    session = RecordingSession(parallel=2, seconds=0.03)
+    session = RecordingSession(parallel=2, meet=2)
     model = _encoder(session)
     try:
         first = model.forward_many([_batch(100, 2), _batch(200, 2), _batch(300, 2)])
@@ -103,11 +108,14 @@ def test_a_failing_forward_raises_to_its_caller_and_the_pool_goes_on() -> None:
 
 
 def test_a_one_thread_session_runs_one_forward_at_a_time() -> None:
-    session = RecordingSession(parallel=1, seconds=0.02)
+    session = RecordingSession(parallel=1)
+    session.release.clear()  # every forward waits until all three callers have sent theirs
     model = _encoder(session)
     try:
         with ThreadPoolExecutor(3) as callers:
-            list(callers.map(lambda n: model.forward(_batch(n, 4)), [1, 2, 3]))
+            sent = [callers.submit(model.forward, _batch(n, 4)) for n in [1, 2, 3]]
+            session.release.set()
+            [f.result(timeout=10) for f in sent]
     finally:
         model.close()
     assert session.most_at_once == 1

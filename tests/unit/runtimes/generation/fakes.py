@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 
@@ -15,10 +14,12 @@ class CountingBackend:
     vocab_size = 257
     eos_token_ids = frozenset({EOS})
 
-    def __init__(self, max_slots: int = 4, context_length: int = 64, step_delay_s: float = 0.0) -> None:
+    def __init__(self, max_slots: int = 4, context_length: int = 64) -> None:
         self.max_slots = max_slots
         self.context_length = context_length
-        self.step_delay_s = step_delay_s
+        # When set, each decode takes a permit first: a test paces the engine's thread without a clock.
+        self.steps: threading.Semaphore | None = None
+        self.freed_one = threading.Event()
         self.batch_sizes: list[int] = []
         self.freed: list[int] = []
         self.live: set[int] = set()
@@ -45,13 +46,15 @@ class CountingBackend:
         return self._row(ids[-1])
 
     def decode(self, steps: list[tuple[int, int, int]]) -> np.ndarray:
-        time.sleep(self.step_delay_s)
+        if self.steps is not None:
+            assert self.steps.acquire(timeout=10), "the test never let the engine take another step"
         self.batch_sizes.append(len(steps))
         return np.stack([self._row(token) for _, token, _ in steps])
 
     def free(self, slot: int) -> None:
         self.live.discard(slot)
         self.freed.append(slot)
+        self.freed_one.set()
 
     def chat_template(self) -> str | None:
         return None

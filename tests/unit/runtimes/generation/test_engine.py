@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
+import anyio
 import pytest
 
 from hubserve.errors import ValidationFailed
 from hubserve.runtimes.generation.engine import GenerationEngine
 from hubserve.runtimes.generation.loader import LazyGrammars
 from hubserve.types.generation import Constraint, SamplingParams
-from tests.unit.generation.fakes import CountingBackend
+from tests.unit.runtimes.generation.fakes import CountingBackend
 
 pytestmark = pytest.mark.anyio
 GREEDY = SamplingParams(max_new_tokens=50, do_sample=False)
@@ -53,25 +55,31 @@ async def test_concurrent_streams_are_batched_and_equal_to_single(
 ) -> None:
     single = await _text(engine, "a")
     backend.batch_sizes.clear()
-    results = await asyncio.gather(*(_text(engine, p) for p in ["a", "c", "e", "a"]))
+    backend.steps = threading.Semaphore(0)  # no decode until all four are in
+    streams = [asyncio.ensure_future(_text(engine, p)) for p in ["a", "c", "e", "a"]]
+    for _ in range(3):  # each task runs to its first wait, which is after it has queued (a yield, no clock)
+        await asyncio.sleep(0)
+    assert sum(engine.load) == 4
+    backend.steps.release(10_000)
+    results = await asyncio.gather(*streams)
     assert results[0] == results[3] == single
     assert results[1] == ("defghijklmnopqrstuvwxyz", "eos_token")
     assert max(backend.batch_sizes) == 4, "all four sequences must decode in one batch"
 
 
 async def test_cancelled_stream_frees_its_slot(engine: GenerationEngine, backend: CountingBackend) -> None:
-    backend.step_delay_s = 0.01
+    backend.steps = threading.Semaphore(3)  # the engine may run ahead of the reader by three steps
     params = SamplingParams(max_new_tokens=10_000, do_sample=False, ignore_eos=True)
     stream = engine.stream(list(b"a"), params)
     await anext(stream)
     await anext(stream)
     await stream.aclose()
-    for _ in range(100):
-        if engine.load == (0, 0):
-            break
-        await asyncio.sleep(0.01)
+    backend.steps.release()  # the step it may be waiting for; the one after sees the cancel
+    assert await anyio.to_thread.run_sync(backend.freed_one.wait, 10)
+    assert len(backend.batch_sizes) <= 4, "a cancelled sequence kept decoding"
     assert engine.load == (0, 0)
     assert backend.live == set()
+    backend.steps = None
     assert await _text(engine, "x") == ("yz", "eos_token")
 
 
