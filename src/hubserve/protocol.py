@@ -153,13 +153,11 @@ class Generation:
 
 
 def dumps(value: Any) -> bytes:
-    """A call or reply as JSON bytes."""
-    return orjson.dumps(value, default=_default, option=orjson.OPT_SERIALIZE_NUMPY)
+    """A call or reply as JSON bytes; dataclasses go as objects, integer keys (``logit_bias``) as strings."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, SamplingParams):
-        return params_to_data(value)
     if isinstance(value, Path):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -198,17 +196,8 @@ def generate_call(data: dict[str, Any]) -> GenerateCall:
     )
 
 
-def params_to_data(params: SamplingParams) -> dict[str, Any]:
-    """SamplingParams as JSON-safe data."""
-    data = dataclasses.asdict(params)
-    data["stop"] = list(params.stop)
-    data["logit_bias"] = {str(k): v for k, v in params.logit_bias.items()}
-    data["constraint"] = dataclasses.asdict(params.constraint) if params.constraint else None
-    return data
-
-
 def params_from_data(data: dict[str, Any]) -> SamplingParams:
-    """The inverse of params_to_data."""
+    """SamplingParams from the JSON that ``dumps`` made of them."""
     values = dict(data)
     values["stop"] = tuple(values.get("stop") or ())
     values["logit_bias"] = {int(k): float(v) for k, v in (values.get("logit_bias") or {}).items()}

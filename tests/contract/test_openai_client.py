@@ -187,6 +187,18 @@ def test_completions(client: OpenAI) -> None:
     assert "".join(c.choices[0].text for c in streamed if c.choices) == out.choices[0].text
 
 
+def test_logit_bias_forces_and_bans_a_token(client: OpenAI) -> None:
+    def tokens(bias: dict[str, int]) -> list[str]:
+        out = client.completions.create(
+            model=LLAMA, prompt="the city of", max_tokens=4, temperature=0, logprobs=1, logit_bias=bias
+        )
+        return list(out.choices[0].logprobs.tokens)
+
+    forced = tokens({"70": 100})
+    assert len(forced) == 4 and len(set(forced)) == 1, forced
+    assert forced[0] not in tokens({"70": -100})
+
+
 def test_models(client: OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
     assert {LLAMA, "google/gemma-3-270m", "test/tiny-cls"} <= ids
