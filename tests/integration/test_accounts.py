@@ -387,6 +387,12 @@ def test_usage_is_recorded_per_caller_and_filterable(strict: str, tokens: Tokens
 def test_cli_tables(home: Path, strict: str, tokens: Tokens) -> None:
     cli = [sys.executable, "-m", "hubserve.cli.main", "--home", str(home)]
     env = {**os.environ, "HUBSERVE_RATE_LIMIT_TIERS": TIERS}
+    before = _usage(strict, tokens.bob)["totals"]["requests"]  # type: ignore[index]
+    used = httpx.post(
+        f"{strict}/models/{PUBLIC}", json={"inputs": "x"}, headers=_bearer(tokens.bob), timeout=120
+    )
+    assert used.status_code == 200
+    _wait_for_requests(strict, tokens.bob, before + 1)  # bob's own call, whatever ran before this test
     usage = subprocess.run(
         [*cli, "usage", "--user", "bob"], capture_output=True, text=True, check=True, env=env
     )

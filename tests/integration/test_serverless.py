@@ -283,3 +283,34 @@ def test_runners_exit_when_the_gateway_is_killed(hub_home: Path, admin_headers: 
         while Path(f"/proc/{runner}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not Path(f"/proc/{runner}").exists() or "zombie" in Path(f"/proc/{runner}/status").read_text()
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_sigterm_while_models_load_exits_promptly_and_leaves_no_runner(hub_home: Path) -> None:
+    """A load under way is cancelled, not waited for, and no runner process outlives the gateway."""
+    with running_server(hub_home, HUBSERVE_LOG_LEVEL="info") as (url, proc):
+        for model in ("test/tiny-cls", "test/tiny-embed", "test/tiny-ner"):
+            cold = httpx.post(f"{url}/models/{model}", json={"inputs": "x"}, timeout=30)
+            assert cold.status_code == 503  # each one's load goes on in the background
+        runners = _children(proc.pid)
+        assert runners  # the spare and the runners being started
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down; the bound is a hang's (the cancelling of
+        # the loads is unit-tested on the loop's clock).
+        assert proc.wait(timeout=60) == -signal.SIGTERM
+    log = (hub_home / f"server-{url.rsplit(':', 1)[1]}.log").read_text()
+    assert "Application shutdown complete" in log and "Traceback" not in log, log[-3000:]
+    left = [pid for pid in runners if Path(f"/proc/{pid}").exists()]
+    assert all("zombie" in Path(f"/proc/{pid}/status").read_text() for pid in left), left

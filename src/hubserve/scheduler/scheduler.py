@@ -164,8 +164,12 @@ class Scheduler:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        for model in list(self._models):
-            await self._stop(model)
+        # Shutting down: a load under way is cancelled rather than waited for (a model's load can take
+        # minutes), and every model stops at once, so a SIGTERM is over in one runner's grace period.
+        for res in self._models.values():
+            if res.load_task is not None and not res.load_task.done():
+                res.load_task.cancel()
+        await asyncio.gather(*(self._stop(model) for model in list(self._models)))
         if self._on_close is not None:
             await self._on_close()
 
@@ -290,6 +294,9 @@ class Scheduler:
         started = self._clock()
         try:
             runner = await self._starter(res.model)
+        except asyncio.CancelledError:
+            res.error = ModelLoadFailed(f"The server is shutting down; {res.model} was not started")
+            raise
         except HubserveError as exc:
             res.error = exc
         except Exception as exc:  # any start failure must reach the waiting requests as a clear error

@@ -35,6 +35,7 @@ class FakeRunner:
         self.exited = asyncio.Event()
         self.exit_code: int | None = None
         self.calls = 0
+        self.stop_s = 0.0  # how long a stop takes, on the loop's clock
 
     async def encode(self, call: EncodeCall) -> Any:
         if self.exited.is_set():
@@ -50,6 +51,7 @@ class FakeRunner:
         return self.exit_code or 0
 
     async def stop(self) -> None:
+        await asyncio.sleep(self.stop_s)
         self.exit_code = 0
         self.exited.set()
 

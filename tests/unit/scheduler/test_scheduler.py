@@ -211,3 +211,28 @@ async def test_estimate_counts_down_while_loading_and_adds_startup(tmp_path, clo
     starter.gate.set()
     await use(scheduler, A)
     assert LoadHistory(tmp_path / "history.json").estimate("t/a", 1000) == pytest.approx(3.0)  # persisted
+
+
+async def test_close_cancels_a_load_under_way_and_its_waiter_gets_an_error(tmp_path, clock, starter) -> None:
+    starter.gate = asyncio.Event()  # this load would never end by itself
+    scheduler = make(tmp_path, clock, starter)
+    waiter = asyncio.ensure_future(use(scheduler, A))
+    while not starter.started:
+        await asyncio.sleep(0)
+    await asyncio.wait_for(scheduler.close(), 1)
+    with pytest.raises(ModelLoadFailed, match="shutting down"):
+        await waiter
+    assert scheduler.ps() == []
+
+
+async def test_close_stops_every_model_at_once(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await use(scheduler, A)
+    await use(scheduler, B)
+    for runner in starter.runners.values():
+        runner.stop_s = 5.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await scheduler.close()
+    assert loop.time() - started == pytest.approx(5.0)  # the loop's clock: two stops side by side
+    assert all(r.exited.is_set() for r in starter.runners.values())

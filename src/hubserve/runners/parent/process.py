@@ -52,7 +52,11 @@ class RunnerProcess:
             env={**os.environ, **RUNNER_ENV},
         )
         runner = cls(proc, socket)
-        await runner._wait_ready()
+        try:
+            await runner._wait_ready()
+        except BaseException:  # a start given up (a shutdown cancels it) leaves no process behind
+            await runner.stop(grace_s=0)
+            raise
         return runner
 
     @property
