@@ -44,6 +44,7 @@ def test_cold_request_gets_503_then_retry_succeeds(
     cold: tuple[str, int], admin_headers: dict[str, str]
 ) -> None:
     url, _ = cold
+    _unload(url, "test/tiny-cls", admin_headers)  # another test of this server may have loaded it
     client = InferenceClient(model=f"{url}/models/test/tiny-cls")
     with pytest.raises(HfHubHTTPError) as caught:
         client.text_classification("i love pizza")
