@@ -85,7 +85,7 @@ def test_secret_matches() -> None:
     _, other_secret = tokens.split(other.token) or ("", "")
     assert not tokens.secret_matches(other_secret, parts.secret_sha256)
     assert not tokens.secret_matches(secret, other.secret_sha256)
-    flipped = ("a" if secret[-1] != "a" else "b") + secret[1:]
+    flipped = ("a" if secret[0] != "a" else "b") + secret[1:]  # one character changed, always
     assert not tokens.secret_matches(flipped, parts.secret_sha256)
     assert not tokens.secret_matches(secret[:-1], parts.secret_sha256)
     assert not tokens.secret_matches("", parts.secret_sha256)
