@@ -23,6 +23,7 @@ HubserveError (500 internal)
 ├── GenerationFailed (424 generation)
 ├── ModelLoading (503 model_loading)
 ├── NoCapacity (503 no_capacity)
+├── ShuttingDown (503 shutting_down)
 ├── RunnerCrashed (502 runner_crashed)
 ├── ModelTooLarge (400 model_too_large)
 ├── ModelLoadFailed (500 model_load_failed)
@@ -256,6 +257,18 @@ class NoCapacity(HubserveError):
     @property
     def headers(self) -> dict[str, str]:
         """Memory frees up as requests end."""
+        return {"Retry-After": "5"}
+
+
+class ShuttingDown(HubserveError):
+    """The server is stopping; another replica of it, or this one restarted, can take the request."""
+
+    status_code = 503
+    error_type = "shutting_down"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A restart takes seconds."""
         return {"Retry-After": "5"}
 
 

@@ -27,6 +27,7 @@ from hubserve.errors import (
     ModelTooLarge,
     NoCapacity,
     Overloaded,
+    ShuttingDown,
 )
 from hubserve.hub.store import HubStore
 from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
@@ -295,7 +296,7 @@ class Scheduler:
         try:
             runner = await self._starter(res.model)
         except asyncio.CancelledError:
-            res.error = ModelLoadFailed(f"The server is shutting down; {res.model} was not started")
+            res.error = ShuttingDown(f"The server is shutting down; {res.model} was not started")
             raise
         except HubserveError as exc:
             res.error = exc

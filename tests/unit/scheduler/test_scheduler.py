@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from hubserve.errors import ModelLoadFailed, ModelLoading, ModelTooLarge, NoCapacity, Overloaded
+from hubserve.errors import (
+    ModelLoadFailed,
+    ModelLoading,
+    ModelTooLarge,
+    NoCapacity,
+    Overloaded,
+    ShuttingDown,
+)
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import RUNNER_OVERHEAD_BYTES, guess_load_s
 from hubserve.scheduler.scheduler import GATEWAY_OVERHEAD_S, Limits, Scheduler
@@ -220,7 +227,7 @@ async def test_close_cancels_a_load_under_way_and_its_waiter_gets_an_error(tmp_p
     while not starter.started:
         await asyncio.sleep(0)
     await asyncio.wait_for(scheduler.close(), 1)
-    with pytest.raises(ModelLoadFailed, match="shutting down"):
+    with pytest.raises(ShuttingDown, match="shutting down"):
         await waiter
     assert scheduler.ps() == []
 
