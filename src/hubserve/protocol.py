@@ -111,16 +111,20 @@ class EncodeCall:
 
 @dataclass(frozen=True)
 class GenerateCall:
-    """One generation from prompt text: the runner tokenizes it, checks its room, and generates.
+    """One generation: the runner renders a chat, tokenizes, checks the prompt's room, and generates.
 
-    ``add_special``: add the tokenizer's special tokens (a rendered chat prompt that already starts with
-    BOS must not get a second one). ``prefill``: send the prompt's tokens back in the header.
+    ``prompt`` is text to continue, used as it is, unless ``messages`` is set: then the runner renders
+    those (and ``tools``) with the model's chat template. ``add_special``: add the tokenizer's special
+    tokens to a prompt (a rendered chat decides this itself). ``prefill``: send the prompt's tokens back
+    in the header.
     """
 
     prompt: str
     params: SamplingParams
     add_special: bool = True
     prefill: bool = False
+    messages: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,8 @@ def generate_call(data: dict[str, Any]) -> GenerateCall:
         params=params_from_data(data["params"]),
         add_special=bool(data.get("add_special", True)),
         prefill=bool(data.get("prefill", False)),
+        messages=data.get("messages"),
+        tools=data.get("tools"),
     )
 
 

@@ -63,7 +63,16 @@ class Generator:
         errors surface here, before any response has started. Each token is counted on the request's
         meter as it passes, so a stream the client drops is still billed.
         """
-        generation = await self._lease.generate(GenerateCall(prompt, params, add_special, prefill))
+        return await self._start(GenerateCall(prompt, params, add_special, prefill))
+
+    async def chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: SamplingParams
+    ) -> Generation:
+        """Start generating a chat's reply: the runner renders the messages with the model's template."""
+        return await self._start(GenerateCall("", params, messages=messages, tools=tools or None))
+
+    async def _start(self, call: GenerateCall) -> Generation:
+        generation = await self._lease.generate(call)
         self._meter.count(generation.header.prompt_tokens, 0, "tokens")
         return Generation(generation.header, _counted(generation, self._meter), generation.aclose)
 

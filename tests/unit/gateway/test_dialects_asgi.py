@@ -55,9 +55,10 @@ class FakeRunner:
 
     async def generate(self, call: GenerateCall) -> Generation:
         self.generates.append(call)
-        if "too long" in call.prompt:
+        if "too long" in call.prompt or "too long" in str(call.messages):
             raise ValidationFailed("Input validation error: the prompt is too long", param="inputs")
-        word = call.prompt.split()[-1] if call.prompt.split() else "x"
+        prompt = call.prompt if call.messages is None else str(call.messages[-1]["content"])
+        word = prompt.split()[-1] if prompt.split() else "x"
         letters = list(word)[: call.params.max_new_tokens]
 
         async def events() -> AsyncIterator[TokenEvent]:
@@ -175,7 +176,7 @@ async def test_tgi_errors_carry_tgis_error_type(client: httpx.AsyncClient) -> No
     assert r.json() == {"error": "Input validation error: the prompt is too long", "error_type": "validation"}
 
 
-async def test_openai_chat_renders_the_prompt_and_streams_the_tokens(
+async def test_openai_chat_sends_the_messages_and_streams_the_tokens(
     client: httpx.AsyncClient, backend: FakeBackend
 ) -> None:
     body = {"model": GEN, "messages": [{"role": "user", "content": "repeat abc"}], "stream": True}
@@ -184,7 +185,9 @@ async def test_openai_chat_renders_the_prompt_and_streams_the_tokens(
         text = "".join([line async for line in r.aiter_lines()])
     assert text.endswith("data: [DONE]")
     (call,) = backend.runners[GEN].generates
-    assert "repeat abc" in call.prompt and call.params.max_new_tokens == 64  # the runner cuts it to the room
+    # The messages go as they came, for the runner to render with the model's template.
+    assert call.messages == [{"role": "user", "content": "repeat abc"}] and call.tools is None
+    assert call.params.max_new_tokens == 64  # the runner cuts it to the room
 
 
 async def test_openai_errors_are_openai_shaped_with_400_for_validation(client: httpx.AsyncClient) -> None:

@@ -17,7 +17,6 @@ from hubserve.gateway.generation import Collected, Generator, collect
 from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
 from hubserve.gateway.sse import event, sse_response
 from hubserve.protocol import Generation
-from hubserve.tasks.chat_template import PLAIN_STOPS, render
 from hubserve.tasks.tool_calls import ToolCall, forced_schema, parse_calls
 from hubserve.types.generation import Constraint, TokenEvent
 
@@ -27,14 +26,12 @@ FINGERPRINT = f"hubserve-{__version__}"
 
 @dataclass(frozen=True)
 class ChatPlan:
-    """Everything decided before generation: prompt, tools in play, constraint."""
+    """Everything decided before generation: the messages (the runner renders them), tools, constraint."""
 
-    prompt: str
-    add_special: bool
+    messages: list[dict[str, Any]]
     tools: list[dict[str, Any]]
     forced_tool: bool
     constraint: Constraint | None
-    extra_stops: tuple[str, ...]
 
 
 def response_constraint(response_format: dict[str, Any] | None) -> Constraint | None:
@@ -60,8 +57,8 @@ def response_constraint(response_format: dict[str, Any] | None) -> Constraint | 
     )
 
 
-def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
-    """Render the prompt and decide how tools and response_format constrain the output."""
+def plan_chat(request: ChatRequest) -> ChatPlan:
+    """Decide how tools and response_format constrain the output; the runner renders the messages."""
     choice = request.tool_choice
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []] if choice != "none" else []
     forced_name = _forced_name(choice)
@@ -71,21 +68,14 @@ def plan_chat(generator: Generator, request: ChatRequest) -> ChatPlan:
         raise ValidationFailed("tool_choice needs tools", param="tool_choice")
     else:
         constraint = response_constraint(request.response_format)
-    messages = [m.as_template_input() for m in request.messages]
-    text = render(
-        messages, template=generator.template, special_tokens=generator.special_tokens, tools=tools or None
-    )
-    bos = generator.special_tokens.get("bos_token", "")
     return ChatPlan(
-        prompt=text,
-        add_special=not (bos and text.startswith(bos)),
+        messages=[m.as_template_input() for m in request.messages],
         tools=tools,
         forced_tool=constraint is not None
         and bool(tools)
         and constraint.kind == "json_schema"
         and (choice == "required" or forced_name is not None),
         constraint=constraint,
-        extra_stops=PLAIN_STOPS if generator.template is None else (),
     )
 
 
@@ -110,11 +100,11 @@ async def chat(generator: Generator, request: ChatRequest) -> Response:
     """Serve ``/v1/chat/completions``."""
     if request.top_logprobs is not None and not request.logprobs:
         raise ValidationFailed("top_logprobs needs logprobs=true", param="top_logprobs")
-    plan = plan_chat(generator, request)
+    plan = plan_chat(request)
     asked = request.max_completion_tokens or request.max_tokens
     logprobs = (request.top_logprobs or 0) if request.logprobs else None
-    params = request.sampling(_max_tokens(generator, asked), logprobs, plan.constraint, plan.extra_stops)
-    events = await generator.generate(plan.prompt, params, add_special=plan.add_special)
+    params = request.sampling(_max_tokens(generator, asked), logprobs, plan.constraint)
+    events = await generator.chat(plan.messages, plan.tools, params)
     meta = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +19,7 @@ from hubserve.runtimes.generation.api import TokenGenerator
 from hubserve.runtimes.generation.loader import GenerationSpec, load_generator
 from hubserve.runtimes.registry import load_encoder
 from hubserve.runtimes.specs import build_spec
+from hubserve.tasks.chat_template import PLAIN_STOPS, render
 from hubserve.tasks.registry import GENERATION_TASKS, TASKS
 from hubserve.types.generation import TokenEvent
 from hubserve.types.manifest import Manifest
@@ -105,14 +107,26 @@ class ModelHost:
         return self.generator
 
     async def generate(self, call: GenerateCall) -> tuple[GenerateHeader, AsyncIterator[TokenEvent]]:
-        """Tokenize the prompt and start its sequence: the header, and the token events to come.
+        """Render the chat if it is one, tokenize, and start its sequence: the header, then the events.
 
         The engine checks the prompt's room in the context and refuses one that does not fit.
         """
         generator = self.require_generator()
-        ids = generator.tokenize(call.prompt, add_special=call.add_special)  # microseconds: no thread hop
+        prompt, add_special, params = call.prompt, call.add_special, call.params
+        if call.messages is not None:
+            prompt = render(
+                call.messages,
+                template=generator.template,
+                special_tokens=generator.special_tokens,
+                tools=call.tools or None,
+            )
+            bos = generator.special_tokens.get("bos_token", "")
+            add_special = not (bos and prompt.startswith(bos))  # a template that writes BOS gets no second
+            if generator.template is None:
+                params = dataclasses.replace(params, stop=(*params.stop, *PLAIN_STOPS))
+        ids = generator.tokenize(prompt, add_special=add_special)  # microseconds: no thread hop
         prefill = tuple((i, generator.token_text(i)) for i in ids) if call.prefill else ()
-        return GenerateHeader(len(ids), prefill), generator.stream(ids, call.params)
+        return GenerateHeader(len(ids), prefill), generator.stream(ids, params)
 
     def generation_info(self) -> GenerationInfo | None:
         """What the gateway needs to know of the generation model, if this is one."""

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from hubserve.hub.store import HubStore
-from hubserve.protocol import EncodeCall, RunnerConfig
+from hubserve.protocol import EncodeCall, GenerateCall, RunnerConfig
 from hubserve.runners.child.model_host import ModelHost
 from hubserve.tasks.base import CallContext, Envelope
+from hubserve.tasks.chat_template import render
 from hubserve.tasks.registry import TASKS
+from hubserve.types.generation import SamplingParams
 from hubserve.types.names import ModelId
 
 pytestmark = pytest.mark.anyio
@@ -62,4 +64,25 @@ async def test_a_prepared_call_is_trusted_so_a_merged_batch_past_one_requests_li
     merged = EncodeCall("feature-extraction", [f"text {i}" for i in range(limit + 44)], {}, single=False)
     vectors = await host.encode(merged)
     assert np.asarray(vectors).shape[0] == limit + 44
+    host.close()
+
+
+async def test_a_chat_is_rendered_in_the_runner_as_the_template_says(hub: HubStore) -> None:
+    host = ModelHost(RunnerConfig(hub_dir=Path(hub.root)), hub)
+    await host.load(ModelId.parse("test/tiny-llama"))
+    generator = host.require_generator()
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello world"}]
+    greedy = SamplingParams(max_new_tokens=6, do_sample=False)
+
+    async def tokens(call: GenerateCall) -> tuple[int, list[int]]:
+        header, events = await host.generate(call)
+        return header.prompt_tokens, [e.id async for e in events]
+
+    chat = await tokens(GenerateCall("", greedy, messages=messages))
+    text = render(messages, template=generator.template, special_tokens=generator.special_tokens)
+    bos = generator.special_tokens.get("bos_token", "")
+    add_special = not (bos and text.startswith(bos))
+    # The same sequence as the gateway rendering it and sending the text, as it did before.
+    assert chat == await tokens(GenerateCall(text, greedy, add_special=add_special))
+    assert chat[0] == len(generator.tokenize(text, add_special=add_special))
     host.close()
