@@ -54,6 +54,7 @@ async def test_concurrent_streams_are_batched_and_equal_to_single(
     engine: GenerationEngine, backend: CountingBackend
 ) -> None:
     single = await _text(engine, "a")
+    assert await anyio.to_thread.run_sync(backend.freed_one.wait, 10)  # its slot is back: the engine is idle
     backend.batch_sizes.clear()
     backend.steps = threading.Semaphore(0)  # no decode until all four are in
     streams = [asyncio.ensure_future(_text(engine, p)) for p in ["a", "c", "e", "a"]]
