@@ -50,8 +50,6 @@ class Generator:
         self.model = model  # the name the client asked for (an alias stays an alias)
         self._lease = lease
         self._meter = meter
-        self.template = info.template
-        self.special_tokens = info.special_tokens
         self.context_length = info.context_length
 
     async def generate(
