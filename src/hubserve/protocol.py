@@ -164,8 +164,6 @@ def dumps(value: Any) -> bytes:
 def _default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     raise TypeError(f"{type(value).__name__} is not part of the runner protocol")
 
 
