@@ -11,6 +11,7 @@ from pathlib import Path
 from hubserve.errors import ImportFailed
 from hubserve.hub.detect import check_tokenizer, detect_format, detect_license, detect_tasks
 from hubserve.hub.store import HubStore
+from hubserve.hub.weights import check_weights
 from hubserve.types.manifest import Manifest
 from hubserve.types.names import ModelId
 
@@ -44,6 +45,7 @@ def import_folder(
         for path in sorted(folder.rglob("*"))
         if path.is_file() and _wanted(path.relative_to(folder).parts)
     ]
+    check_weights(path for path, _ in sources)  # before any copy: a bad file leaves the hub untouched
     library = "sentence-transformers" if (folder / "modules.json").is_file() else "transformers"
     return store.add(
         model_id,
@@ -75,6 +77,7 @@ def import_gguf(
         raise ImportFailed(f"{gguf} is not a .gguf file")
     if task not in (None, "text-generation"):
         raise ImportFailed(f"A GGUF model serves text-generation, not {task}")
+    check_weights([gguf])
     return store.add(
         model_id,
         [(gguf, gguf.name)],
