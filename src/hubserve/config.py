@@ -42,6 +42,13 @@ class Settings:
     )
     max_body_bytes: int = field(default=4 * 1024 * 1024, metadata={"doc": "Largest request body accepted."})
     max_batch_inputs: int = field(default=256, metadata={"doc": "Most inputs in one request."})
+    max_json_depth: int = field(
+        default=64,
+        metadata={
+            "doc": "Deepest nesting of arrays and objects a JSON body may have (orjson's own ceiling is "
+            "1024); deeper is refused as json_too_deep (422, on OpenAI routes 400)."
+        },
+    )
     gen_slots: int = field(
         default=8,
         metadata={"doc": "Sequences a text-generation model decodes together (continuous batching)."},
@@ -114,6 +121,45 @@ class Settings:
         metadata={
             "doc": "Seconds a gateway reuses a checked token or model visibility before asking the database."
         },
+    )
+    runner_call_timeout_s: float = field(
+        default=120.0,
+        metadata={
+            "doc": "Deadline of one runner call: an encoder batch, a generation's first token, and each gap "
+            "between its tokens. A runner past it is killed and restarted, the call answers 504; 0: none."
+        },
+    )
+    runner_load_timeout_s: float = field(
+        default=600.0,
+        metadata={"doc": "Deadline for a runner to load its model; past it, model_load_failed. 0: none."},
+    )
+    health_check_every_s: float = field(
+        default=5.0,
+        metadata={
+            "doc": "Seconds between health checks of each runner; two missed in a row get it killed and "
+            "restarted. 0: no checks."
+        },
+    )
+    health_check_timeout_s: float = field(
+        default=5.0, metadata={"doc": "Seconds a runner has to answer a health check."}
+    )
+    restart_backoff_s: float = field(
+        default=1.0,
+        metadata={
+            "doc": "Wait before restarting a crashed runner, doubled for each crash in the last 5 minutes "
+            "(at most 30 s)."
+        },
+    )
+    max_crashes: int = field(
+        default=3,
+        metadata={
+            "doc": "Crashes within 5 minutes after which a model is marked failed (503 model_failed) "
+            "instead of restarted."
+        },
+    )
+    failed_retry_s: float = field(
+        default=60.0,
+        metadata={"doc": "Seconds a failed model stays failed before a request may try it again."},
     )
 
     @classmethod

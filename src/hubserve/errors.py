@@ -24,7 +24,9 @@ HubserveError (500 internal)
 ├── ModelLoading (503 model_loading)
 ├── NoCapacity (503 no_capacity)
 ├── ShuttingDown (503 shutting_down)
+├── ModelFailed (503 model_failed)
 ├── RunnerCrashed (502 runner_crashed)
+├── RunnerTimeout (504 runner_timeout)
 ├── ModelTooLarge (400 model_too_large)
 ├── ModelLoadFailed (500 model_load_failed)
 └── HubError (500 hub_error)
@@ -273,10 +275,40 @@ class ShuttingDown(HubserveError):
 
 
 class RunnerCrashed(HubserveError):
-    """The model's process died while serving the request; the next request starts it again."""
+    """The model's process died while serving the request; the scheduler starts it again.
+
+    ``unsent``: the call never reached the process (it was already gone), so it may be sent again.
+    """
 
     status_code = 502
     error_type = "runner_crashed"
+
+    def __init__(self, message: str, *, param: str | None = None, unsent: bool = False) -> None:
+        super().__init__(message, param=param)
+        self.unsent = unsent
+
+
+class RunnerTimeout(HubserveError):
+    """The model's process did not answer a call within its deadline; it was killed and is restarting."""
+
+    status_code = 504
+    error_type = "runner_timeout"
+
+
+class ModelFailed(HubserveError):
+    """The model's process crashed again and again; it is left stopped until a later retry."""
+
+    status_code = 503
+    error_type = "model_failed"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """When the model will be tried again."""
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
 
 
 class ModelTooLarge(HubserveError):

@@ -33,6 +33,10 @@ GENERATE = "/generate"
 INFO = "/info"
 HEALTH = "/health"
 
+# The exit code of a runner that ran out of memory: its state can no longer be trusted, so it ends itself
+# and the scheduler restarts it, as after any crash.
+OUT_OF_MEMORY_EXIT = 86
+
 JSON_MEDIA_TYPE = "application/json"
 ARRAY_MEDIA_TYPE = "application/x-hubserve-f32"
 STREAM_MEDIA_TYPE = "application/x-ndjson"

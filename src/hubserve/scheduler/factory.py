@@ -12,9 +12,11 @@ from hubserve.config import Settings
 from hubserve.errors import UnknownOption
 from hubserve.hub.store import HubStore
 from hubserve.protocol import RunnerConfig
+from hubserve.runners.parent.client import Deadlines
 from hubserve.runners.parent.pool import SparePool
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.history import LoadHistory
+from hubserve.scheduler.restarts import RestartPolicy
 from hubserve.scheduler.runner import Starter
 from hubserve.scheduler.scheduler import Limits, Scheduler
 
@@ -46,7 +48,12 @@ def local_processes(settings: Settings) -> RunnerBackend:
     """Runners as child processes on Unix sockets, with spares started ahead of need."""
     # Unix socket paths are limited to ~100 bytes: keep them short, under the system temp folder.
     sockets = Path(tempfile.mkdtemp(prefix="hubserve-"))
-    spares = SparePool(sockets, settings.spare_runners, runner_config(settings))
+    deadlines = Deadlines(
+        load_s=settings.runner_load_timeout_s,
+        call_s=settings.runner_call_timeout_s,
+        health_s=settings.health_check_timeout_s,
+    )
+    spares = SparePool(sockets, settings.spare_runners, runner_config(settings), deadlines)
 
     async def cleanup() -> None:
         await spares.close()
@@ -71,6 +78,12 @@ def build_scheduler(settings: Settings, store: HubStore) -> Scheduler:
         keep_alive_s=settings.keep_alive_s,
         max_concurrency=settings.model_concurrency,
         max_queue=settings.model_queue,
+        health_every_s=settings.health_check_every_s,
+        restarts=RestartPolicy(
+            backoff_s=settings.restart_backoff_s,
+            max_crashes=settings.max_crashes,
+            failed_retry_s=settings.failed_retry_s,
+        ),
     )
     return Scheduler(
         store,

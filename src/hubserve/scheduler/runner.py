@@ -31,6 +31,9 @@ class Runner(Protocol):
     async def stopped(self) -> int:
         """Resolves when the runner exits."""
 
+    async def healthy(self) -> bool:
+        """Whether the runner answers a health check in time."""
+
     async def stop(self) -> None:
         """Stop gracefully."""
 

@@ -7,6 +7,11 @@ or when its process dies. Clock, starter and memory probe are injected so the po
 A resident model (``Residency``: pin, keep-alive, memory, queue) is served by its replicas (``Replica``:
 a runner, its gate, its active count); there is exactly one replica per model for now. A lease hands one
 request one replica, and encoder calls made through the lease are batched with others on that replica only.
+
+Supervision: each replica is health-checked; one that stops answering is killed. A runner that exits
+unasked is started again after a backoff (``RestartPolicy``), and after repeated crashes the model is
+marked failed (503 ``model_failed``, with the reason in ``ps()``) until a later request tries it again.
+A call that never reached its runner (it was already gone) waits for the restart and is sent again.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ from typing import Any
 
 from hubserve.errors import (
     HubserveError,
+    ModelFailed,
     ModelLoadFailed,
     ModelLoading,
     ModelTooLarge,
     NoCapacity,
     Overloaded,
+    RunnerCrashed,
     ShuttingDown,
 )
 from hubserve.hub.store import HubStore
-from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
+from hubserve.protocol import OUT_OF_MEMORY_EXIT, EncodeCall, GenerateCall, Generation, GenerationInfo
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import Resident, estimate_memory, pick_victims
+from hubserve.scheduler.restarts import RestartPolicy
 from hubserve.scheduler.runner import Runner, Starter
 from hubserve.types.names import ModelId
 
@@ -51,6 +59,9 @@ class Limits:
     max_concurrency: int = 64
     max_queue: int = 256
     reap_every_s: float = 1.0
+    health_every_s: float = 5.0  # 0: no health checks
+    health_failures: int = 2  # checks missed in a row that get a runner killed
+    restarts: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 @dataclass
@@ -61,6 +72,7 @@ class Replica:
     gate: asyncio.Semaphore
     active: int = 0
     watch_task: asyncio.Task[None] | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -82,6 +94,9 @@ class Residency:
     expected_s: float = 0.0
     load_task: asyncio.Task[None] | None = None
     stopping: bool = False
+    crashes: list[float] = field(default_factory=list)
+    last_crash: str = ""
+    retry_at: float = 0.0
 
     @property
     def active(self) -> int:
@@ -91,6 +106,11 @@ class Residency:
     @property
     def busy(self) -> bool:
         return self.active > 0 or self.queued > 0 or not self.ready.is_set()
+
+    @property
+    def failed(self) -> bool:
+        """Marked failed after repeated crashes; it holds no runner until it is tried again."""
+        return isinstance(self.error, ModelFailed)
 
     @property
     def saturated(self) -> bool:
@@ -103,25 +123,58 @@ class Residency:
 
 
 class Lease:
-    """One request's hold on one replica; encoder calls through it batch with others on that replica."""
+    """One request's hold on one replica; encoder calls through it batch with others on that replica.
 
-    def __init__(self, model: str, replica: Replica, batcher: EncodeBatcher) -> None:
-        self.model = model
-        self.runner = replica.runner
+    A call that could not reach its runner (gone since the lease was taken) moves, once, to the replica
+    that replaces it, waiting for the restart as long as the request may hold.
+    """
+
+    def __init__(
+        self, scheduler: Scheduler, res: Residency, replica: Replica, batcher: EncodeBatcher, hold_s: float
+    ) -> None:
+        self.model = res.model
+        self.replica = replica
+        self._scheduler = scheduler
+        self._res = res
         self._batcher = batcher
+        self._hold_s = hold_s
 
     @property
     def generation(self) -> GenerationInfo | None:
         """The model's generation info (None for an encoder)."""
-        return self.runner.generation
+        return self.replica.runner.generation
 
     async def encode(self, call: EncodeCall, *, batch_key: str | None = None) -> Any:
         """Run a prepared encoder call; ``batch_key`` (model@revision) groups calls that may share a batch."""
-        return await self._batcher.run(self.runner, batch_key or self.model, call)
+        try:
+            return await self._batcher.run(self.replica.runner, batch_key or self.model, call)
+        except RunnerCrashed as exc:
+            if not exc.unsent:
+                raise
+            await self._move(exc)
+        return await self._batcher.run(self.replica.runner, batch_key or self.model, call)
 
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation on this replica."""
-        return await self.runner.generate(call)
+        try:
+            return await self.replica.runner.generate(call)
+        except RunnerCrashed as exc:
+            if not exc.unsent:
+                raise
+            await self._move(exc)
+        return await self.replica.runner.generate(call)
+
+    async def _move(self, error: RunnerCrashed) -> None:
+        self.replica = await self._scheduler._replace(self._res, self.replica, self._hold_s, error)
+
+
+def exit_reason(code: int) -> str:
+    """Why a runner ended, from its exit code."""
+    if code == OUT_OF_MEMORY_EXIT:
+        return "ran out of memory"
+    if code < 0:
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 class Scheduler:
@@ -200,11 +253,12 @@ class Scheduler:
         finally:
             res.queued -= 1
         replica.active += 1
+        lease = Lease(self, res, replica, self.batcher, hold_s)
         try:
-            yield Lease(res.model, replica, self.batcher)
+            yield lease
         finally:
-            replica.active -= 1
-            replica.gate.release()
+            lease.replica.active -= 1
+            lease.replica.gate.release()
             res.last_used = self._clock()
             if res.active == 0 and res.keep_alive_s == 0 and not res.pinned:
                 task = asyncio.create_task(self._stop_if_idle(res.model))
@@ -257,11 +311,31 @@ class Scheduler:
 
     # ---- residency ---------------------------------------------------------------------------------------
 
+    async def _replace(self, res: Residency, old: Replica, hold_s: float, error: RunnerCrashed) -> Replica:
+        """The replica that takes over from ``old``, whose runner could not be reached; its gate is held."""
+        old.runner.kill()  # unreachable is as good as dead: make sure the watch sees it go and restarts it
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(old.exited.wait(), 10.0)
+        await self._wait_ready(res, hold_s)
+        if not res.replicas or old in res.replicas:
+            raise error
+        new = res.pick()
+        await new.gate.acquire()
+        new.active += 1
+        old.active -= 1
+        old.gate.release()
+        return new
+
     async def _ensure_started(self, model: str) -> Residency:
         async with self._lock:
             res = self._models.get(model)
-            if res is not None and res.error is None and not res.stopping:
-                return res
+            if res is not None and not res.stopping:
+                if res.error is None:
+                    return res
+                if isinstance(res.error, ModelFailed) and self._clock() < res.retry_at:
+                    res.error.retry_after_s = res.retry_at - self._clock()
+                    return res
+                self._models.pop(model)  # a failure whose wait is over: try it afresh
             manifest = self._store.get(ModelId.parse(model))
             need = estimate_memory(manifest.size_bytes)
             if need > self.limits.memory_budget_bytes:
@@ -291,30 +365,39 @@ class Scheduler:
             res.load_task = asyncio.create_task(self._load(res))
             return res
 
-    async def _load(self, res: Residency) -> None:
-        started = self._clock()
+    async def _load(self, res: Residency, delay_s: float = 0.0) -> None:
         try:
+            await asyncio.sleep(delay_s)
+            started = self._clock()
             runner = await self._starter(res.model)
         except asyncio.CancelledError:
-            res.error = ShuttingDown(f"The server is shutting down; {res.model} was not started")
-            raise
-        except HubserveError as exc:
-            res.error = exc
-        except Exception as exc:  # any start failure must reach the waiting requests as a clear error
-            log.exception("could not start %s", res.model)
-            res.error = ModelLoadFailed(f"Could not start {res.model}: {type(exc).__name__}: {exc}")
-        else:
-            replica = Replica(runner, asyncio.Semaphore(res.max_concurrency))
-            res.replicas.append(replica)
-            self._history.record(res.model, runner.load_s)
-            with contextlib.suppress(Exception):
-                res.need_bytes = max(await runner.memory_bytes(), 1)
-            replica.watch_task = asyncio.create_task(self._watch(res, replica))
-            log.info("%s ready in %.2fs", res.model, self._clock() - started)
-        finally:
+            res.error = ShuttingDown(f"{res.model} was stopped before it was ready (unloaded, shutting down)")
             res.ready.set()
-            if res.error is not None:
-                self._models.pop(res.model, None)
+            self._forget(res)
+            raise
+        except Exception as exc:  # any start failure must reach the waiting requests as a clear error
+            if not isinstance(exc, HubserveError):
+                log.exception("could not start %s", res.model)
+                exc = ModelLoadFailed(f"Could not start {res.model}: {type(exc).__name__}: {exc}")
+            if res.crashes and not res.stopping:  # a restart that failed counts as one more crash
+                self._after_crash(res, f"could not start again: {exc.message}")
+                return
+            res.error = exc
+            res.ready.set()
+            self._forget(res)
+            return
+        replica = Replica(runner, asyncio.Semaphore(res.max_concurrency))
+        res.replicas.append(replica)
+        self._history.record(res.model, runner.load_s)
+        with contextlib.suppress(Exception):
+            res.need_bytes = max(await runner.memory_bytes(), 1)
+        replica.watch_task = asyncio.create_task(self._watch(res, replica))
+        log.info("%s ready in %.2fs", res.model, self._clock() - started)
+        res.ready.set()
+
+    def _forget(self, res: Residency) -> None:
+        if self._models.get(res.model) is res:
+            self._models.pop(res.model)
 
     async def _wait_ready(self, res: Residency, hold_s: float) -> None:
         if not res.ready.is_set():
@@ -328,12 +411,56 @@ class Scheduler:
             raise res.error
 
     async def _watch(self, res: Residency, replica: Replica) -> None:
-        code = await replica.runner.stopped()
-        if not res.stopping:
-            log.error("runner of %s exited with code %s; the next request starts it again", res.model, code)
-            # With one replica, a model whose replica died is gone: the next request starts it anew.
-            if self._models.get(res.model) is res:
-                self._models.pop(res.model)
+        """Wait for the runner to exit, health-checking it meanwhile; a runner that exits unasked restarts."""
+        exit_code = asyncio.ensure_future(replica.runner.stopped())
+        reason = ""
+        try:
+            misses = 0
+            every = self.limits.health_every_s if self.limits.health_every_s > 0 else None
+            while not (await asyncio.wait([exit_code], timeout=every))[0]:
+                if res.stopping or await replica.runner.healthy():
+                    misses = 0
+                    continue
+                misses += 1
+                if misses >= self.limits.health_failures and not reason:
+                    reason = f"did not answer {misses} health checks in a row and was killed"
+                    log.error("runner of %s %s", res.model, reason)
+                    replica.runner.kill()
+            code = exit_code.result()
+            if replica in res.replicas:
+                res.replicas.remove(replica)
+            if not res.stopping:
+                with contextlib.suppress(Exception):
+                    await replica.runner.stop()  # its connections and socket file; the process is gone
+            if not res.stopping and self._models.get(res.model) is res:
+                self._after_crash(res, reason or exit_reason(code))
+        finally:
+            exit_code.cancel()
+            replica.exited.set()
+
+    def _after_crash(self, res: Residency, reason: str) -> None:
+        """Restart the model after its backoff, or mark it failed after too many crashes."""
+        now = self._clock()
+        res.crashes.append(now)
+        res.last_crash = reason
+        policy = self.limits.restarts
+        delay = policy.delay_s(res.crashes, now)
+        if delay is None:
+            res.retry_at = now + policy.failed_retry_s
+            crashes = policy.recent(res.crashes, now)
+            res.error = ModelFailed(
+                f"Model {res.model} failed: its runner crashed {crashes} times in {policy.window_s:g}s "
+                f"(last: {reason}); it will be tried again in {policy.failed_retry_s:g}s",
+                retry_after_s=policy.failed_retry_s,
+            )
+            log.error("%s marked failed: %s", res.model, reason)
+            res.ready.set()
+            return
+        log.error("runner of %s %s; starting it again in %.1fs", res.model, reason, delay)
+        res.ready.clear()
+        res.started_at = now
+        res.expected_s = delay + self._expected_s(res.model, res.size_bytes)
+        res.load_task = asyncio.create_task(self._load(res, delay))
 
     async def _stop_if_idle(self, model: str) -> None:
         res = self._models.get(model)
@@ -346,6 +473,8 @@ class Scheduler:
             return
         res.stopping = True
         if res.load_task is not None and not res.load_task.done():
+            if res.crashes:  # a restart may still be in its backoff: no reason to wait that out
+                res.load_task.cancel()
             await asyncio.wait([res.load_task])
         for replica in res.replicas:
             log.info("unloading %s", model)
@@ -376,9 +505,23 @@ class Scheduler:
 
     def _residents(self) -> list[Resident]:
         return [
-            Resident(model=r.model, bytes=r.need_bytes, busy=r.busy, pinned=r.pinned, last_used=r.last_used)
+            Resident(
+                model=r.model,
+                bytes=0 if r.failed else r.need_bytes,
+                busy=r.busy,
+                pinned=r.pinned and not r.failed,
+                last_used=r.last_used,
+            )
             for r in self._models.values()
         ]
+
+    def _state(self, res: Residency) -> str:
+        if res.failed:
+            return "failed"
+        if res.ready.is_set() and res.replicas:
+            return "ready"
+        return "restarting" if res.crashes else "loading"
+
 
     def _describe(self, res: Residency) -> dict[str, Any]:
         now = self._clock()
@@ -386,7 +529,7 @@ class Scheduler:
         return {
             "model": res.model,
             "pid": getattr(runner, "pid", None),
-            "state": "ready" if res.ready.is_set() and runner else "loading",
+            "state": self._state(res),
             "memory_bytes": res.need_bytes,
             "idle_s": round(now - res.last_used, 3) if res.active == 0 else 0.0,
             "active": res.active,
@@ -396,4 +539,7 @@ class Scheduler:
             "replicas": len(res.replicas),
             "load_s": round(runner.load_s, 3) if runner else None,
             "estimated_time": None if res.ready.is_set() else round(self.estimated_time(res.model), 2),
+            "restarts": len(res.crashes),
+            "error": res.last_crash or None,
+            "retry_in_s": round(max(0.0, res.retry_at - now), 1) if res.failed else None,
         }

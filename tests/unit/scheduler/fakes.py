@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from hubserve.errors import ModelLoadFailed
+from hubserve.errors import ModelLoadFailed, RunnerCrashed
 from hubserve.hub.store import HubStore
 from hubserve.protocol import EncodeCall
 from hubserve.types.names import ModelId
@@ -36,15 +36,24 @@ class FakeRunner:
         self.exit_code: int | None = None
         self.calls = 0
         self.stop_s = 0.0  # how long a stop takes, on the loop's clock
+        self.hung = False  # answers nothing, health checks included (a SIGSTOPped process)
+        self.health_checks = 0
 
     async def encode(self, call: EncodeCall) -> Any:
-        if self.exited.is_set():
-            raise RuntimeError("dead")
+        if self.exited.is_set():  # as the real client: a runner already gone never saw the call
+            raise RunnerCrashed(f"the process serving {self.model} is gone", unsent=True)
         self.calls += 1
         return {"model": self.model, "inputs": call.inputs}
 
     async def memory_bytes(self) -> int:
         return self.memory
+
+    async def healthy(self) -> bool:
+        self.health_checks += 1
+        if self.hung:
+            await asyncio.sleep(5.0)  # the client's health deadline
+            return False
+        return not self.exited.is_set()
 
     async def stopped(self) -> int:
         await self.exited.wait()
@@ -52,7 +61,8 @@ class FakeRunner:
 
     async def stop(self) -> None:
         await asyncio.sleep(self.stop_s)
-        self.exit_code = 0
+        if not self.exited.is_set():
+            self.exit_code = 0
         self.exited.set()
 
     def kill(self) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from hubserve.errors import (
+    ModelFailed,
     ModelLoadFailed,
     ModelLoading,
     ModelTooLarge,
@@ -13,8 +14,10 @@ from hubserve.errors import (
     Overloaded,
     ShuttingDown,
 )
+from hubserve.protocol import EncodeCall
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import RUNNER_OVERHEAD_BYTES, guess_load_s
+from hubserve.scheduler.restarts import RestartPolicy
 from hubserve.scheduler.scheduler import GATEWAY_OVERHEAD_S, Limits, Scheduler
 from hubserve.types.names import ModelId
 from tests.unit.scheduler.fakes import MB, ManualClock, Starter, make_store
@@ -164,14 +167,82 @@ async def test_queue_full_is_overloaded(tmp_path, clock, starter) -> None:
     await asyncio.gather(first, second)
 
 
-async def test_crash_is_noticed_and_next_request_restarts(tmp_path, clock, starter) -> None:
+async def test_crash_is_noticed_and_the_model_restarts_after_its_backoff(tmp_path, clock, starter) -> None:
     scheduler = make(tmp_path, clock, starter)
     await use(scheduler, A)
     starter.runners["t/a"].kill()
     await asyncio.sleep(0.01)
-    assert scheduler.ps() == []
-    await use(scheduler, A)
+    (row,) = scheduler.ps()
+    assert row["state"] == "restarting" and row["restarts"] == 1 and "killed by signal 9" in row["error"]
+    with pytest.raises(ModelLoading):  # a request that does not hold gets the honest cold-start answer
+        async with scheduler.lease(A):
+            pass
+    await asyncio.sleep(1.5)  # the first backoff is 1 s; no request was needed to start it again
     assert starter.started == ["t/a", "t/a"]
+    assert scheduler.ps()[0]["state"] == "ready"
+    await use(scheduler, A)
+
+
+async def test_backoff_doubles_then_the_model_is_marked_failed_and_retried_later(
+    tmp_path, clock, starter
+) -> None:
+    scheduler = make(tmp_path, clock, starter, restarts=RestartPolicy(max_crashes=3, failed_retry_s=60))
+    await use(scheduler, A)
+    loop = asyncio.get_running_loop()
+    restarted_after = []
+    for _ in range(2):
+        crashed = loop.time()
+        starter.runners["t/a"].kill()
+        count = len(starter.started)
+        while len(starter.started) == count:
+            await asyncio.sleep(0.05)
+        restarted_after.append(round(loop.time() - crashed, 1))
+    assert restarted_after == [1.0, 2.0]
+    starter.runners["t/a"].kill()  # the third crash within the window
+    await asyncio.sleep(0.01)
+    (row,) = scheduler.ps()
+    assert row["state"] == "failed" and row["retry_in_s"] == 60 and row["restarts"] == 3
+    with pytest.raises(ModelFailed, match="crashed 3 times") as failed:
+        await use(scheduler, A)
+    assert failed.value.headers["Retry-After"] == "60"
+    await asyncio.sleep(120)
+    assert len(starter.started) == 3  # failed: nothing restarts it by itself
+    clock.advance(61)
+    await use(scheduler, A)  # past the wait, a request tries it afresh
+    assert len(starter.started) == 4 and scheduler.ps()[0]["state"] == "ready"
+
+
+async def test_a_hung_runner_is_killed_by_its_health_checks_and_restarted(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter, health_every_s=1.0, health_failures=2)
+    await use(scheduler, A)
+    runner = starter.runners["t/a"]
+    await asyncio.sleep(3)
+    assert runner.health_checks >= 2 and not runner.exited.is_set()  # a healthy runner is left alone
+    runner.hung = True
+    await asyncio.sleep(15)
+    assert runner.exit_code == -9
+    assert starter.runners["t/a"] is not runner and scheduler.ps()[0]["state"] == "ready"
+    assert "health checks" in scheduler.ps()[0]["error"]
+
+
+async def test_a_call_to_a_runner_already_gone_waits_for_the_restart_and_succeeds(
+    tmp_path, clock, starter
+) -> None:
+    scheduler = make(tmp_path, clock, starter, health_every_s=0)
+    await use(scheduler, A)
+    async with scheduler.lease(A, hold_s=30) as lease:
+        old = starter.runners["t/a"]
+        old.kill()  # dead, and the watch has not seen it yet
+        result = await lease.encode(EncodeCall("feature-extraction", ["x"]))
+    assert result == {"model": "t/a", "inputs": ["x"]}
+    assert starter.runners["t/a"] is not old and starter.started == ["t/a", "t/a"]
+
+
+async def test_restart_policy_backoff_and_window() -> None:
+    policy = RestartPolicy(backoff_s=1.0, backoff_max_s=5.0, max_crashes=10, window_s=100.0)
+    assert [policy.delay_s([0.0] * n, 0.0) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert policy.delay_s([0.0, 0.0, 0.0], 150.0) == 1.0  # crashes older than the window are forgotten
+    assert RestartPolicy(max_crashes=2).delay_s([0.0, 1.0], 2.0) is None
 
 
 async def test_failed_load_reaches_waiters_and_is_retried(tmp_path, clock, starter) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +25,7 @@ from hubserve.protocol import (
     INFO,
     JSON_MEDIA_TYPE,
     LOAD,
+    OUT_OF_MEMORY_EXIT,
     STREAM_MEDIA_TYPE,
     LoadReply,
     RunnerConfig,
@@ -39,6 +42,29 @@ from hubserve.runners.child.model_host import ModelHost
 from hubserve.types.names import ModelId
 
 log = logging.getLogger(__name__)
+
+
+# How native libraries report a failed allocation, where it does not surface as MemoryError
+# (onnxruntime: "bad allocation" or "Failed to allocate memory"; C++: std::bad_alloc).
+_ALLOCATION_FAILURES = ("bad allocation", "bad_alloc", "failed to allocate memory", "out of memory")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether an error means the process could not get memory."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _ALLOCATION_FAILURES)
+
+
+def exit_if_out_of_memory(exc: BaseException) -> None:
+    """End the process on an out-of-memory error: half-done allocations may have left any library broken.
+
+    The gateway sees the exit (``OUT_OF_MEMORY_EXIT``), fails the calls in flight and starts a new runner.
+    """
+    if out_of_memory(exc):
+        print(f"out of memory: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        os._exit(OUT_OF_MEMORY_EXIT)
 
 
 def create_runner_app(config: RunnerConfig) -> FastAPI:
@@ -59,6 +85,7 @@ def create_runner_app(config: RunnerConfig) -> FastAPI:
         return JSONResponse(error_to_data(exc), status_code=exc.status_code)
 
     async def on_crash(_: Request, exc: Exception) -> JSONResponse:
+        exit_if_out_of_memory(exc)
         log.exception("runner error", exc_info=exc)
         return JSONResponse(
             {"error": f"{type(exc).__name__}: {exc}", "error_type": "internal"}, status_code=500
@@ -115,6 +142,9 @@ def create_runner_app(config: RunnerConfig) -> FastAPI:
                     yield event_line(item)
             except HubserveError as exc:
                 yield error_line(exc)
+            except Exception as exc:
+                exit_if_out_of_memory(exc)
+                raise
             finally:
                 await events.aclose()  # type: ignore[attr-defined]
 

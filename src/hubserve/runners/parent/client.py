@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 
-from hubserve.errors import HubserveError, RunnerCrashed
+from hubserve.errors import HubserveError, ModelLoadFailed, RunnerCrashed, RunnerTimeout
 from hubserve.protocol import (
     ARRAY_MEDIA_TYPE,
     ENCODE,
     GENERATE,
+    HEALTH,
     LOAD,
     SHAPE_HEADER,
     EncodeCall,
@@ -31,24 +35,54 @@ from hubserve.runners.parent.process import RunnerProcess
 from hubserve.runners.parent.transport import Reply, Stream, Transport, TransportError
 from hubserve.types.generation import TokenEvent
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long a runner may take to answer, in seconds; 0 or less: no deadline.
+
+    ``call_s`` bounds an encoder call, a generation's first token and each later gap between its tokens;
+    ``health_s`` (always on) bounds the health check.
+    """
+
+    load_s: float = 600.0
+    call_s: float = 120.0
+    health_s: float = 5.0
+
 
 class RunnerClient:
     """Calls into one runner; a runner that cannot be reached surfaces as RunnerCrashed.
+
+    A call past its deadline kills the runner (it is stuck: a process that answers nothing cannot be
+    trusted with the next call) and fails with RunnerTimeout; the scheduler notices the exit and restarts it.
 
     ``process`` is the runner's OS process, when this side owns one (None in tests that fake the
     transport): memory, exit and stopping go to it.
     """
 
-    def __init__(self, model: str, transport: Transport, process: RunnerProcess | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        transport: Transport,
+        process: RunnerProcess | None = None,
+        deadlines: Deadlines | None = None,
+    ) -> None:
         self.model = model
         self.transport = transport
         self.process = process
+        self.deadlines = deadlines or Deadlines()
         self.generation: GenerationInfo | None = None
         self.load_s = 0.0
 
     async def load(self) -> LoadReply:
         """Load the model into the runner; remember its generation info."""
-        reply = load_reply(_json_or_error(await self._post(LOAD, LoadCall(self.model))))
+        try:
+            raw = await self._within(self.deadlines.load_s, "load", self._post(LOAD, LoadCall(self.model)))
+        except RunnerTimeout as exc:
+            raise ModelLoadFailed(exc.message) from None
+        reply = load_reply(_json_or_error(raw))
         # Seconds a load of this model takes from now on (one-time work such as an ONNX export excluded).
         self.load_s = reply.load_s - reply.one_time_s
         self.generation = reply.generation
@@ -56,7 +90,7 @@ class RunnerClient:
 
     async def encode(self, call: EncodeCall) -> Any:
         """Run an encoder task; an array answer comes back as a float32 array."""
-        reply = await self._post(ENCODE, call)
+        reply = await self._within(self.deadlines.call_s, "call", self._post(ENCODE, call))
         if reply.status == 200 and reply.media_type == ARRAY_MEDIA_TYPE:
             return array_from_wire(reply.content, reply.headers.get(SHAPE_HEADER, ""))
         return _json_or_error(reply)
@@ -64,14 +98,16 @@ class RunnerClient:
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation; it returns once the runner has its first token (or its error)."""
         try:
-            stream = await self.transport.open(GENERATE, dumps(call))
+            stream = await self._within(
+                self.deadlines.call_s, "first token", self.transport.open(GENERATE, dumps(call))
+            )
         except TransportError as exc:
             raise self._crashed(exc) from exc
         try:
             if stream.status != 200:
                 raise error_from_data(orjson.loads(await stream.read()))
             lines = stream.lines()
-            header = await self._header(lines)
+            header = await self._within(self.deadlines.call_s, "first token", self._header(lines))
         except TransportError as exc:
             await stream.close()
             raise self._crashed(exc) from exc
@@ -97,7 +133,11 @@ class RunnerClient:
 
     async def _events(self, lines: AsyncIterator[bytes], stream: Stream) -> AsyncGenerator[TokenEvent, None]:
         try:
-            async for line in lines:
+            while True:
+                try:
+                    line = await self._within(self.deadlines.call_s, "next token", anext(lines))
+                except StopAsyncIteration:
+                    return
                 item = stream_item(line)
                 if isinstance(item, TokenEvent):
                     yield item
@@ -105,6 +145,25 @@ class RunnerClient:
             raise self._crashed(exc) from exc
         finally:
             await stream.close()
+
+    async def healthy(self) -> bool:
+        """Whether the runner answers its health check within the deadline."""
+        try:
+            return (await self.transport.get(HEALTH, self.deadlines.health_s)).status == 200
+        except (TimeoutError, TransportError):
+            return False
+
+    async def _within(self, seconds: float, what: str, work: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(seconds if seconds > 0 else None):
+                return await work
+        except TimeoutError:
+            log.error("runner of %s gave no %s answer in %.0fs; killing it", self.model, what, seconds)
+            self.kill()
+            raise RunnerTimeout(
+                f"The process serving {self.model} gave no answer to a {what} in {seconds:g}s; "
+                "it was stopped and is starting again"
+            ) from None
 
     @property
     def pid(self) -> int | None:
@@ -137,8 +196,10 @@ class RunnerClient:
         except TransportError as exc:
             raise self._crashed(exc) from exc
 
-    def _crashed(self, exc: Exception) -> HubserveError:
-        return RunnerCrashed(f"The process serving {self.model} stopped while handling the request ({exc})")
+    def _crashed(self, exc: TransportError) -> HubserveError:
+        return RunnerCrashed(
+            f"The process serving {self.model} stopped while handling the request ({exc})", unsent=exc.unsent
+        )
 
 
 def _json_or_error(reply: Reply) -> Any:

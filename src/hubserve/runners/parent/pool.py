@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from hubserve.protocol import RunnerConfig
-from hubserve.runners.parent.client import RunnerClient
+from hubserve.runners.parent.client import Deadlines, RunnerClient
 from hubserve.runners.parent.process import RunnerProcess
 from hubserve.runners.parent.transport import SocketTransport
 
@@ -20,10 +20,13 @@ REFILL_DELAY_S = 2.0
 class SparePool:
     """Holds up to ``spares`` idle runners that have imported their libraries and wait for a model."""
 
-    def __init__(self, socket_dir: Path, spares: int, config: RunnerConfig) -> None:
+    def __init__(
+        self, socket_dir: Path, spares: int, config: RunnerConfig, deadlines: Deadlines | None = None
+    ) -> None:
         self._socket_dir = socket_dir
         self._spares = spares
         self._config = config  # what every runner process is started with (from the gateway's settings)
+        self._deadlines = deadlines or Deadlines()
         self._ready: list[RunnerProcess] = []
         self._filling: set[asyncio.Task[None]] = set()
         self._spawn_s = 2.5  # learned from each process start
@@ -56,7 +59,7 @@ class SparePool:
             process = await RunnerProcess.spawn(self._socket_dir, self._config)
             self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
-        client = RunnerClient(model, SocketTransport(process.socket), process)
+        client = RunnerClient(model, SocketTransport(process.socket), process, self._deadlines)
         try:
             await client.load()
         except BaseException:

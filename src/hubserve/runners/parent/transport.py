@@ -6,6 +6,7 @@ transport that answers from a function, without a process (as httpx tests its cl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,18 @@ _JSON = {"content-type": JSON_MEDIA_TYPE}
 
 
 class TransportError(Exception):
-    """The runner could not be reached, or its connection closed in mid-call."""
+    """The runner could not be reached, or its connection closed in mid-call.
+
+    ``unsent``: the connection could not even be opened, so the runner never saw the call.
+    """
+
+    def __init__(self, message: str, *, unsent: bool = False) -> None:
+        super().__init__(message)
+        self.unsent = unsent
+
+
+def _transport_error(exc: aiohttp.ClientError) -> TransportError:
+    return TransportError(type(exc).__name__, unsent=isinstance(exc, aiohttp.ClientConnectorError))
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,9 @@ class Stream(Protocol):
 
 class Transport(Protocol):
     """Sends one call's bytes to a runner."""
+
+    async def get(self, path: str, timeout_s: float) -> Reply:
+        """A small query (the health check); TimeoutError past ``timeout_s``."""
 
     async def post(self, path: str, body: bytes) -> Reply:
         """One call with a whole answer."""
@@ -95,7 +110,7 @@ class SocketTransport:
     def __init__(self, socket: Path) -> None:
         # aiohttp rather than httpx: measured on this socket, a batch call costs the gateway ~100 us of
         # CPU against ~430 us, and the gateway's CPU is what the runner's forwards compete with.
-        # No timeout: a generation may run for minutes; a dead runner closes the socket.
+        # No timeout here: RunnerClient gives each call the deadline that fits its work.
         self._http = aiohttp.ClientSession(
             "http://runner",
             connector=aiohttp.UnixConnector(path=str(socket)),
@@ -103,19 +118,27 @@ class SocketTransport:
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
 
+    async def get(self, path: str, timeout_s: float) -> Reply:
+        try:
+            async with asyncio.timeout(timeout_s), self._http.get(path) as response:
+                content = await response.read()
+                return Reply(response.status, response.content_type, response.headers, content)
+        except aiohttp.ClientError as exc:
+            raise _transport_error(exc) from exc
+
     async def post(self, path: str, body: bytes) -> Reply:
         try:
             async with self._http.post(path, data=body, headers=_JSON) as response:
                 content = await response.read()
                 return Reply(response.status, response.content_type, response.headers, content)
         except aiohttp.ClientError as exc:
-            raise TransportError(type(exc).__name__) from exc
+            raise _transport_error(exc) from exc
 
     async def open(self, path: str, body: bytes) -> Stream:
         try:
             response = await self._http.post(path, data=body, headers=_JSON)
         except aiohttp.ClientError as exc:
-            raise TransportError(type(exc).__name__) from exc
+            raise _transport_error(exc) from exc
         return _SocketStream(response)
 
     async def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,14 @@ import numpy as np
 import orjson
 import pytest
 
-from hubserve.errors import GenerationFailed, Overloaded, RunnerCrashed, ValidationFailed
+from hubserve.errors import (
+    GenerationFailed,
+    ModelLoadFailed,
+    Overloaded,
+    RunnerCrashed,
+    RunnerTimeout,
+    ValidationFailed,
+)
 from hubserve.protocol import (
     ARRAY_MEDIA_TYPE,
     JSON_MEDIA_TYPE,
@@ -25,7 +33,7 @@ from hubserve.protocol import (
     event_line,
     header_line,
 )
-from hubserve.runners.parent.client import RunnerClient
+from hubserve.runners.parent.client import Deadlines, RunnerClient
 from hubserve.runners.parent.transport import Reply, TransportError
 from hubserve.types.generation import SamplingParams, TokenEvent
 
@@ -42,6 +50,7 @@ class FakeStream:
     status: int
     chunks: list[bytes]
     fail_after: int | None = None
+    stall_after: int | None = None  # lines sent before the runner goes silent (a stopped process)
     closed: bool = False
     read_lines: int = 0
 
@@ -52,6 +61,8 @@ class FakeStream:
         for i, line in enumerate(self.chunks):
             if self.fail_after is not None and i >= self.fail_after:
                 raise TransportError("connection reset")
+            if self.stall_after is not None and i >= self.stall_after:
+                await asyncio.Event().wait()
             self.read_lines += 1
             yield line
 
@@ -67,9 +78,21 @@ class FakeTransport:
     stream: FakeStream | None = None
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     closed: bool = False
+    silent: bool = False  # the runner takes calls and never answers
+    unreachable: bool = False  # nothing listens on the socket: the call is never sent
+
+    async def get(self, path: str, timeout_s: float) -> Reply:
+        if self.silent:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.Event().wait()
+        return json_reply({"status": "ok"})
 
     async def post(self, path: str, body: bytes) -> Reply:
+        if self.unreachable:
+            raise TransportError("ClientConnectorError", unsent=True)
         self.sent.append((path, orjson.loads(body)))
+        if self.silent:
+            await asyncio.Event().wait()
         if self.reply is None:
             raise TransportError("no runner")
         return self.reply(path, orjson.loads(body))
@@ -207,3 +230,66 @@ async def test_stop_closes_the_transport() -> None:
     transport = FakeTransport()
     await RunnerClient("org/m", transport).stop()
     assert transport.closed
+
+
+class FakeProcess:
+    pid = 4242
+    killed = False
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+def deadline_client(transport: FakeTransport) -> tuple[RunnerClient, FakeProcess]:
+    process = FakeProcess()
+    deadlines = Deadlines(load_s=0.05, call_s=0.05, health_s=0.05)
+    return RunnerClient("org/m", transport, process, deadlines), process  # type: ignore[arg-type]
+
+
+async def test_an_encode_past_its_deadline_kills_the_runner_and_is_runner_timeout() -> None:
+    client, process = deadline_client(FakeTransport(reply=lambda p, b: json_reply([]), silent=True))
+    with pytest.raises(RunnerTimeout, match="org/m") as caught:
+        await client.encode(EncodeCall("fill-mask", ["x"]))
+    assert process.killed and caught.value.status_code == 504
+
+
+async def test_a_load_past_its_deadline_is_model_load_failed() -> None:
+    client, process = deadline_client(FakeTransport(reply=lambda p, b: json_reply([]), silent=True))
+    with pytest.raises(ModelLoadFailed, match="load"):
+        await client.load()
+    assert process.killed
+
+
+async def test_a_stream_that_goes_silent_mid_generation_is_runner_timeout() -> None:
+    lines = [header_line(GenerateHeader(1)), event_line(token(1, "a")), event_line(token(2, "b"))]
+    stream = FakeStream(200, lines, stall_after=2)
+    client, process = deadline_client(FakeTransport(stream=stream))
+    generation = await client.generate(GenerateCall("p", SamplingParams()))
+    events = aiter(generation)
+    assert (await anext(events)).delta == "a"
+    with pytest.raises(RunnerTimeout, match="next token"):
+        await anext(events)
+    assert process.killed and stream.closed
+
+
+async def test_a_stream_that_never_starts_is_runner_timeout() -> None:
+    client, process = deadline_client(FakeTransport(stream=FakeStream(200, [b"x"], stall_after=0)))
+    with pytest.raises(RunnerTimeout, match="first token"):
+        await client.generate(GenerateCall("p", SamplingParams()))
+    assert process.killed
+
+
+async def test_a_call_that_could_not_connect_is_marked_unsent() -> None:
+    with pytest.raises(RunnerCrashed) as caught:
+        await RunnerClient("org/m", FakeTransport(unreachable=True)).encode(EncodeCall("fill-mask", ["x"]))
+    assert caught.value.unsent
+    with pytest.raises(RunnerCrashed) as mid_call:
+        await RunnerClient("org/m", FakeTransport()).encode(EncodeCall("fill-mask", ["x"]))
+    assert not mid_call.value.unsent  # reached the socket, then lost: it may have run
+
+
+async def test_health_is_false_for_a_silent_runner_and_true_for_one_that_answers() -> None:
+    silent, _ = deadline_client(FakeTransport(silent=True))
+    answering, _ = deadline_client(FakeTransport())
+    assert not await silent.healthy()
+    assert await answering.healthy()
