@@ -49,6 +49,13 @@ class Settings:
             "1024); deeper is refused as json_too_deep (422, on OpenAI routes 400)."
         },
     )
+    max_json_depth: int = field(
+        default=64,
+        metadata={
+            "doc": "Deepest nesting of arrays and objects a JSON body may have (orjson's own ceiling is "
+            "1024); deeper is refused as json_too_deep (422, on OpenAI routes 400)."
+        },
+    )
     gen_slots: int = field(
         default=8,
         metadata={"doc": "Sequences a text-generation model decodes together (continuous batching)."},

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.responses import StreamingResponse
 
-from hubserve.errors import ModelNotFound, TaskNotSupported
+from hubserve.errors import NotFound, TaskNotSupported
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import ServeOptions
 from hubserve.gateway.metering import Meter, meter_of
@@ -28,17 +28,34 @@ from hubserve.types.generation import SamplingParams, TokenEvent
 BOUND_MODEL_ALIASES = frozenset({"", "dummy", "tgi"})
 
 
+class NoDefaultModel(NotFound):
+    """A request that names no model (or "dummy"/"tgi") on a server with no default model."""
+
+    error_type = "no_default_model"
+
+
+def no_default_model(requested: str | None = None) -> NoDefaultModel:
+    """The error for a request that leaves the model to a server that has no default model."""
+    asked = "No model was named" if requested is None else f"Model {requested!r} stands for the default model"
+    return NoDefaultModel(
+        f"{asked}, and this server has no default model: name one in the URL "
+        "(/models/{namespace}/{name}/...) or the model field of the body, or start the server with "
+        "HUBSERVE_DEFAULT_MODEL=namespace/name"
+    )
+
+
 def bound_model(services: Services, requested: str | None, url_model: str | None) -> str:
-    """The model a generation request names: the URL's, else the body's, else the server default."""
-    if url_model is not None and (requested is None or requested in BOUND_MODEL_ALIASES):
+    """The model a generation request names: the URL's, else the body's, else the server default.
+
+    A model in the URL wins whatever the body says (huggingface_hub sends "dummy" there, others the id).
+    """
+    if url_model is not None:
         return url_model
     if requested and requested not in BOUND_MODEL_ALIASES:
         return requested
     if services.settings.default_model:
         return services.settings.default_model
-    raise ModelNotFound(
-        f"Model {requested!r} names no model and no default model is set; pass a model id like 'org/name'"
-    )
+    raise no_default_model(requested)
 
 
 class Generator:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from hubserve.errors import BadRequest
+from hubserve.errors import BadRequest, HubserveError, ModelLoadFailed
 from hubserve.hub.store import HubStore
 from hubserve.procfs import rss_bytes
 from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, GenerationInfo, RunnerConfig
@@ -24,6 +24,8 @@ from hubserve.tasks.registry import GENERATION_TASKS, TASKS
 from hubserve.types.generation import TokenEvent
 from hubserve.types.manifest import Manifest
 from hubserve.types.names import ModelId
+
+T = TypeVar("T")
 
 
 class ModelHost:
@@ -53,11 +55,16 @@ class ModelHost:
         started = time.perf_counter()
         manifest = self.store.get(model_id)
         self.model_id, self.manifest = model_id, manifest
-        if manifest.pipeline_tag in GENERATION_TASKS:
-            self.generator = await anyio.to_thread.run_sync(load_generator, self._generation_spec())
-        else:
-            encoder = await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
-            self.one_time_s = encoder.spec.one_time_s
+        try:
+            if manifest.pipeline_tag in GENERATION_TASKS:
+                spec = self._generation_spec()
+                self.generator = await anyio.to_thread.run_sync(_loading, model_id, load_generator, spec)
+            else:
+                encoder = await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
+                self.one_time_s = encoder.spec.one_time_s
+        except BaseException:
+            self.model_id = self.manifest = None  # nothing is served; a later load may try again
+            raise
         return time.perf_counter() - started
 
     def _generation_spec(self) -> GenerationSpec:
@@ -81,7 +88,7 @@ class ModelHost:
                         self.store, self.model_id, head, self.config.threads, self.config.encoder_split
                     )
                     self.encoders[head] = await anyio.to_thread.run_sync(
-                        load_encoder, spec, self.config.runtime
+                        _loading, self.model_id, load_encoder, spec, self.config.runtime
                     )
         return self.encoders[head]
 
@@ -161,3 +168,17 @@ class ModelHost:
             self.generator.close()
         for encoder in self.encoders.values():
             encoder.close()
+
+
+def _loading(model_id: ModelId, load: Callable[..., T], *args: Any) -> T:
+    """Run a runtime's load; whatever it raises that is not one of ours is ModelLoadFailed, its message kept.
+
+    Runtimes raise their own kinds for files they cannot read (safetensors' SafetensorError, llama.cpp's
+    ValueError, protobuf's DecodeError): each means the model cannot be served, never an internal error.
+    """
+    try:
+        return load(*args)
+    except (HubserveError, MemoryError):  # out of memory is the process's fault, not the files'
+        raise
+    except Exception as exc:
+        raise ModelLoadFailed(f"Could not load {model_id}: {type(exc).__name__}: {exc}") from exc

@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hubserve.errors import ModelLoadFailed
+from hubserve.hub.importers import import_folder
 from hubserve.hub.store import HubStore
 from hubserve.protocol import EncodeCall, GenerateCall, RunnerConfig
 from hubserve.runners.child.model_host import ModelHost
 from hubserve.tasks.base import CallContext, Envelope
 from hubserve.tasks.chat_template import render
-from hubserve.tasks.registry import TASKS
+from hubserve.tasks.registry import TASKS, supported_tasks
 from hubserve.types.generation import SamplingParams
 from hubserve.types.names import ModelId
 
@@ -85,4 +87,21 @@ async def test_a_chat_is_rendered_in_the_runner_as_the_template_says(hub: HubSto
     # The same sequence as the gateway rendering it and sending the text, as it did before.
     assert chat == await tokens(GenerateCall(text, greedy, add_special=add_special))
     assert chat[0] == len(generator.tokenize(text, add_special=add_special))
+    host.close()
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+async def test_weights_that_fail_to_load_are_model_load_failed_with_the_runtime_s_message(
+    tmp_path: Path, tiny_dirs: dict[str, Path], runtime: str
+) -> None:
+    store = HubStore(tmp_path / "hub")
+    model = ModelId.parse("t/broken")
+    import_folder(store, tiny_dirs["embed"], model, supported_tasks=supported_tasks(), show_progress=False)
+    weights = store.files_dir(model) / "model.safetensors"
+    weights.write_bytes(b"\xff" * 8 + weights.read_bytes()[8:])  # a header length past any file: corrupt
+    host = ModelHost(RunnerConfig(hub_dir=store.root, runtime=runtime), store)
+    with pytest.raises(ModelLoadFailed, match="Could not load t/broken: .*header") as caught:
+        await host.load(model)
+    assert caught.value.error_type == "model_load_failed"
+    assert host.model_id is None  # nothing is served after a failed load
     host.close()
