@@ -89,7 +89,7 @@ def test_legacy_options_accepted(server: str) -> None:
         ("/models/te st/x", {"inputs": "x"}, 400, "invalid_model_id"),
         ("/models/test/..", {"inputs": "x"}, 404, "not_found"),
         ("/models/a/b/c/d", {"inputs": "x"}, 404, "not_found"),
-        ("/", {"inputs": "x"}, 404, "not_found"),
+        ("/", {"inputs": "x"}, 404, "no_default_model"),
         ("/models/test/tiny-mlm", {"inputs": "no mask"}, 422, "validation"),
         ("/models/test/tiny-qa", {"inputs": {"question": "q"}}, 422, "validation"),
     ],

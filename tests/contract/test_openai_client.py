@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import openai
@@ -258,3 +259,22 @@ def test_non_json_body_is_openai_shaped(server: str) -> None:
     )
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "validation"
+
+
+def test_completions_follow_a_regex_and_refuse_an_invalid_one(client: OpenAI) -> None:
+    out = client.completions.create(
+        model=LLAMA,
+        prompt="hello",
+        max_tokens=8,
+        temperature=0,
+        extra_body={"response_format": {"type": "regex", "value": "[0-9]{3}-[a-c]{2}"}},
+    )
+    assert re.fullmatch("[0-9]{3}-[a-c]{2}", out.choices[0].text), out.choices[0].text
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(
+            model=LLAMA,
+            prompt="hello",
+            max_tokens=4,
+            extra_body={"response_format": {"type": "regex", "value": "(["}},
+        )
+    assert caught.value.code == "validation" and caught.value.param == "response_format"

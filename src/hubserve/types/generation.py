@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
+# Seeds are TGI's u64; the runner protocol (orjson) carries no wider integer.
+MAX_SEED = 2**64 - 1
 
 
 @dataclass(frozen=True)

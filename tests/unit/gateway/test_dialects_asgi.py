@@ -195,7 +195,7 @@ async def test_openai_errors_are_openai_shaped_with_400_for_validation(client: h
     assert r.status_code == 400 and r.headers["x-error-type"] == "validation"
     assert set(r.json()["error"]) == {"message", "type", "param", "code"}
     r = await client.post("/v1/chat/completions", content=b"[" * 5000 + b"]" * 5000)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "validation"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "json_too_deep"
 
 
 async def test_a_cold_model_answers_503_with_estimated_time_in_both_dialects(

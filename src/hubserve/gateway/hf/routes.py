@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from hubserve.accounts.principal import Scope
-from hubserve.errors import NotFound
 from hubserve.gateway.callers import authorize
+from hubserve.gateway.generation import no_default_model
 from hubserve.gateway.hf.service import infer
 from hubserve.gateway.state import get_services
 
@@ -31,9 +31,7 @@ async def serve(request: Request, model: str | None, task: str | None) -> Respon
     services = get_services(request)
     if model is None:
         if not services.settings.default_model:
-            raise NotFound(
-                "No default model is set (HUBSERVE_DEFAULT_MODEL); POST to /models/{namespace}/{name}"
-            )
+            raise no_default_model()
         model = services.settings.default_model
     return await infer(request, services, principal, model, task)
 

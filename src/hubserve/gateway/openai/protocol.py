@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubserve.errors import ValidationFailed
-from hubserve.types.generation import Constraint, SamplingParams
+from hubserve.types.generation import MAX_SEED, Constraint, SamplingParams
 
 
 class Lenient(BaseModel):
@@ -100,12 +100,11 @@ class StreamOptions(Lenient):
 class SamplingFields(Lenient):
     """Sampling fields shared by chat and completions, plus the common extras of other servers."""
 
-    model: str
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     n: int = Field(default=1, ge=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     presence_penalty: float = Field(default=0.0, ge=-2, le=2)
     frequency_penalty: float = Field(default=0.0, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
@@ -168,8 +167,8 @@ def _bias(raw: dict[str, float] | None) -> dict[int, float]:
     return out
 
 
-class ChatRequest(SamplingFields):
-    """``POST /v1/chat/completions``."""
+class ChatFields(SamplingFields):
+    """A chat request's fields but the model, which the route decides."""
 
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -183,10 +182,24 @@ class ChatRequest(SamplingFields):
     parallel_tool_calls: bool | None = None
 
 
+class ChatRequest(ChatFields):
+    """``POST /v1/chat/completions``: the body names the model ("dummy" or "tgi": the default model)."""
+
+    model: str
+
+
+class BoundChatRequest(ChatFields):
+    """``POST /models/{id}/v1/chat/completions``: the URL names the model; the body's ``model`` is ignored."""
+
+    model: str | None = None
+
+
 class CompletionRequest(SamplingFields):
     """``POST /v1/completions``."""
 
+    model: str
     prompt: str | list[str] = Field(min_length=1)
+    response_format: dict[str, Any] | None = None
     max_tokens: int | None = Field(default=16, ge=1)
     logprobs: int | None = Field(default=None, ge=0, le=5)
     echo: bool = False

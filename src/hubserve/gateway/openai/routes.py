@@ -17,7 +17,7 @@ from hubserve.gateway.errors import Dialect
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
-from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
+from hubserve.gateway.openai.protocol import BoundChatRequest, ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.base import parse_model
@@ -34,7 +34,7 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
 async def _chat(
     request: Request, services: Services, principal: Principal, url_model: str | None
 ) -> Response:
-    body = await _body(request, ChatRequest)
+    body = await _body(request, ChatRequest if url_model is None else BoundChatRequest)
 
     async def handler(generator: Generator) -> Response:
         return await chat(generator, body)

@@ -14,7 +14,7 @@ from hubserve import __version__
 from hubserve.errors import HubserveError, ValidationFailed
 from hubserve.gateway.errors import openai_error_body
 from hubserve.gateway.generation import Collected, Generator, collect
-from hubserve.gateway.openai.protocol import ChatRequest, CompletionRequest
+from hubserve.gateway.openai.protocol import ChatFields, CompletionRequest
 from hubserve.gateway.sse import event, sse_response
 from hubserve.protocol import Generation
 from hubserve.tasks.tool_calls import ToolCall, forced_schema, parse_calls
@@ -57,7 +57,7 @@ def response_constraint(response_format: dict[str, Any] | None) -> Constraint | 
     )
 
 
-def plan_chat(request: ChatRequest) -> ChatPlan:
+def plan_chat(request: ChatFields) -> ChatPlan:
     """Decide how tools and response_format constrain the output; the runner renders the messages."""
     choice = request.tool_choice
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []] if choice != "none" else []
@@ -96,7 +96,7 @@ def _max_tokens(generator: Generator, asked: int | None) -> int:
     return max(1, min(asked or generator.context_length, generator.context_length))
 
 
-async def chat(generator: Generator, request: ChatRequest) -> Response:
+async def chat(generator: Generator, request: ChatFields) -> Response:
     """Serve ``/v1/chat/completions``."""
     if request.top_logprobs is not None and not request.logprobs:
         raise ValidationFailed("top_logprobs needs logprobs=true", param="top_logprobs")
@@ -108,7 +108,7 @@ async def chat(generator: Generator, request: ChatRequest) -> Response:
     meta = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),
-        "model": request.model,
+        "model": generator.model,  # the route's model: the URL's, else the body's, else the default
         "system_fingerprint": FINGERPRINT,
     }
     if request.stream:
@@ -188,12 +188,13 @@ async def completions(generator: Generator, request: CompletionRequest) -> Respo
     meta = {
         "id": f"cmpl-{uuid.uuid4().hex}",
         "created": int(time.time()),
-        "model": request.model,
+        "model": generator.model,  # the route's model: the URL's, else the body's, else the default
         "system_fingerprint": FINGERPRINT,
     }
     if not all(prompts):
         raise ValidationFailed("prompt must not be empty", param="prompt")
-    params = request.sampling(_max_tokens(generator, request.max_tokens), request.logprobs, None)
+    constraint = response_constraint(request.response_format)
+    params = request.sampling(_max_tokens(generator, request.max_tokens), request.logprobs, constraint)
     runs: list[tuple[str, Generation]] = []
     try:
         for text in prompts:

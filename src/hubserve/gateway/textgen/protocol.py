@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hubserve.errors import ValidationFailed
 from hubserve.tasks.base import Options
-from hubserve.types.generation import Constraint, SamplingParams
+from hubserve.types.generation import MAX_SEED, Constraint, SamplingParams
 
 DEFAULT_MAX_NEW_TOKENS = 100
 
@@ -33,7 +33,7 @@ class TGIParameters(BaseModel):
     repetition_penalty: float | None = Field(default=None, gt=0)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     do_sample: bool = False
-    seed: int | None = Field(default=None, ge=0)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     stop: list[str] = Field(default_factory=list, max_length=8)
     stop_sequences: list[str] = Field(default_factory=list, max_length=8)
     return_full_text: bool | None = None
