@@ -58,6 +58,9 @@ def test_shape_by_client_version() -> None:
         (TEXT, {"candidate_labels": []}),
         (TEXT, {"candidate_labels": ["a", "a"]}),
         (TEXT, {"candidate_labels": ["a"], "hypothesis_template": "no slot"}),
+        (TEXT, {"candidate_labels": ["a"], "hypothesis_template": "{} and {}"}),
+        (TEXT, {"candidate_labels": ["a"], "hypothesis_template": "{label} {}"}),
+        (TEXT, {"candidate_labels": ["a"], "hypothesis_template": "{} }"}),
         ("", {"candidate_labels": ["a"]}),
         (["a", "b"], {"candidate_labels": ["a"]}),
     ],
@@ -65,3 +68,35 @@ def test_shape_by_client_version() -> None:
 def test_bad_input(hub, inputs: Any, params: dict[str, Any] | None) -> None:
     with pytest.raises(ValidationFailed):
         run_task(hub, "test/tiny-nli", "zero-shot-classification", inputs, params)
+
+
+def test_embedding_model_default_hypothesis_and_independent_multi_label_scores(hub) -> None:
+    import numpy as np
+
+    from hubserve.tasks.zero_shot_classification import (
+        MULTI_LABEL_TEMPERATURE,
+        MULTI_LABEL_THRESHOLD,
+        SIMILARITY_TEMPLATE,
+    )
+
+    model = "test/tiny-embed"
+    default = run_task(hub, model, "zero-shot-classification", TEXT, {"candidate_labels": LABELS})
+    given = {"candidate_labels": LABELS, "hypothesis_template": SIMILARITY_TEMPLATE}
+    assert run_task(hub, model, "zero-shot-classification", TEXT, given) == default
+    nli_default = {"candidate_labels": LABELS, "hypothesis_template": "This example is {}."}
+    assert run_task(hub, model, "zero-shot-classification", TEXT, nli_default) != default
+
+    hypotheses = [SIMILARITY_TEMPLATE.format(label) for label in LABELS]
+    vectors = np.asarray(run_task(hub, model, "feature-extraction", [TEXT, *hypotheses]), dtype=np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosine = dict(zip(LABELS, vectors[1:] @ vectors[0], strict=True))
+    multi = run_task(
+        hub, model, "zero-shot-classification", TEXT, {"candidate_labels": LABELS, "multi_label": True}
+    )
+    for item in multi:
+        expected = 1 / (1 + np.exp(-(cosine[item["label"]] - MULTI_LABEL_THRESHOLD) / MULTI_LABEL_TEMPERATURE))
+        assert item["score"] == pytest.approx(expected, abs=1e-4)
+    alone = run_task(
+        hub, model, "zero-shot-classification", TEXT, {"candidate_labels": [LABELS[0]], "multi_label": True}
+    )
+    assert alone[0]["score"] == pytest.approx(next(m["score"] for m in multi if m["label"] == LABELS[0]))
