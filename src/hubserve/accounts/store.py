@@ -47,6 +47,14 @@ class TokenInfo:
     expires_at: datetime | None
     revoked: bool
 
+    def state(self, now: datetime | None = None) -> str:
+        """``revoked``, ``expired`` (its expiry passed, as authentication judges it) or ``active``."""
+        if self.revoked:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= (now or now_utc()):
+            return "expired"
+        return "active"
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return {

@@ -14,7 +14,7 @@ from rich.table import Table
 from hubserve.accounts.database import default_url, make_engine, migrate
 from hubserve.accounts.principal import DEFAULT_SCOPES, Scope, parse_scopes
 from hubserve.accounts.ratelimit import parse_tiers
-from hubserve.accounts.store import AccountStore, CreatedToken
+from hubserve.accounts.store import AccountStore, CreatedToken, now_utc
 from hubserve.accounts.usage import query_usage
 from hubserve.config import Settings
 from hubserve.durations import parse_duration_s
@@ -167,8 +167,9 @@ def _print_token(created: CreatedToken) -> None:
 
 def _token_list(args: argparse.Namespace, settings: Settings) -> int:
     table = Table("ID", "USER", "NAME", "TOKEN", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "STATE")
+    now = now_utc()
     for t in account_store(settings).list_tokens(args.user):
-        state = "revoked" if t.revoked else "active"
+        state = t.state(now)
         table.add_row(
             str(t.id),
             t.account,
