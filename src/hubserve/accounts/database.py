@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,10 +26,32 @@ def default_url(home: Path) -> str:
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL and a busy timeout so several gateway processes can share the file."""
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the database file 0600 (its folder 0700, when this makes it) before SQLite opens it.
+
+    It holds token digests and usage; SQLite gives its -wal and -shm files the database file's mode. A file
+    an older version left readable by others is narrowed to 0600.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or parsed.query.get("uri") or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # not ours to change: leave it
+                path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -62,7 +85,7 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         with contextlib.ExitStack() as stack:
             if lock_path is not None:
                 lock_path.parent.mkdir(parents=True, exist_ok=True)
-                handle = stack.enter_context(lock_path.open("a"))
+                handle = stack.enter_context(open(lock_path, "a", opener=_private_opener))
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield stack.enter_context(engine.connect())
         return
@@ -74,3 +97,7 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
             connection.commit()
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
