@@ -12,12 +12,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hubserve.cli.accounts import account_store
 from hubserve.cli.accounts import add_commands as add_account_commands
 from hubserve.cli.aliases import add_commands as add_alias_commands
 from hubserve.config import Settings
-from hubserve.errors import HubserveError
+from hubserve.errors import BadRequest, HubserveError, Unauthorized, by_type
 from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
@@ -25,6 +26,20 @@ from hubserve.types.manifest import Manifest
 from hubserve.types.names import ModelId
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class ServerUnreachable(Exception):
+    """No server answers at the URL a command talks to."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the server at {url}: is it running? ({reason})")
+        self.url = url
+
+
+class ServerError(HubserveError):
+    """The server refused a call with an error of no type this version knows (a proxy's page, say)."""
+
+    error_type = "server_error"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,8 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args, settings)
     except HubserveError as exc:
-        Console(stderr=True).print(f"[red]error[/red] ({exc.error_type}): {exc.message}")
+        _print_error(f" ({exc.error_type}): {exc.message}")
         return 2
+    except ServerUnreachable as exc:
+        _print_error(f": {exc}")
+        return 2
+
+
+def _print_error(rest: str) -> None:
+    """``error`` in red, then the message as it is (no rich markup read in it: it may hold brackets)."""
+    Console(stderr=True).print(Text.assemble(("error", "red"), rest))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,8 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="list the models in the hub")
     ls.set_defaults(handler=_ls)
 
-    rm = sub.add_parser("rm", help="remove a model from the hub")
+    rm = sub.add_parser("rm", help="remove a model from the hub (a running server unloads it first)")
     rm.add_argument("model_id")
+    rm.add_argument("--url", help="server URL (default: http://HUBSERVE_HOST:HUBSERVE_PORT)")
+    rm.add_argument("--token", help="an admin token (default: $HUBSERVE_TOKEN)")
     rm.set_defaults(handler=_rm)
 
     ps = sub.add_parser("ps", help="list the models a running server has loaded")
@@ -143,7 +168,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     if args.package and not args.model_id:
-        raise HubserveError("--as namespace/name is required with --package")
+        raise BadRequest("--as namespace/name is required with --package")
     model_id = ModelId.parse(args.model_id or f"local/{args.path.resolve().name}")
     if args.exist_ok and store.exists(model_id):
         print(f"{model_id} already in the hub")
@@ -198,29 +223,75 @@ def _ls(args: argparse.Namespace, settings: Settings) -> int:
 
 def _rm(args: argparse.Namespace, settings: Settings) -> int:
     model_id = ModelId.parse(args.model_id)
-    _store(settings).remove(model_id)
+    store = _store(settings)
+    store.get(model_id)  # model_not_found before any call to the server
+    unloaded = _unload_for_removal(args, settings, model_id)
+    store.remove(model_id)
     account_store(settings).forget_model(str(model_id))
-    print(f"removed {model_id}")
+    print(f"removed {model_id}{f' (unloaded from {_server(args, settings)})' if unloaded else ''}")
     return 0
+
+
+def _unload_for_removal(args: argparse.Namespace, settings: Settings, model_id: ModelId) -> bool:
+    """Ask a running server to stop the model's runner first; whether it was loaded there.
+
+    No server: nothing to unload. A server that refuses (no admin token, say) gets a warning, and the
+    removal goes on: its runner stops when its keep-alive ends.
+    """
+    url = f"{_server(args, settings)}/api/models/{model_id}/unload"
+    try:
+        data = _call(args, "POST", url, timeout=30)
+    except ServerUnreachable:
+        return False
+    except HubserveError as exc:
+        Console(stderr=True).print(
+            Text(
+                f"warning: the server at {_server(args, settings)} did not unload {model_id} "
+                f"({exc.error_type}: {exc.message}); its runner stops when its keep-alive ends"
+            )
+        )
+        return False
+    return bool(data.get("was_loaded"))
 
 
 def _server(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
-def _call(args: argparse.Namespace, method: str, url: str, **kwargs: Any) -> Any:
+def _call(args: argparse.Namespace, method: str, url: str, *, timeout: float = 600, **kwargs: Any) -> Any:
+    """One call to the server's API: its JSON answer, or its error rebuilt with the server's error type."""
     import httpx
 
     token = args.token or os.environ.get("HUBSERVE_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, url, timeout=600, headers=headers, **kwargs)
+        response = httpx.request(method, url, timeout=timeout, headers=headers, **kwargs)
     except httpx.TransportError as exc:
-        raise HubserveError(f"No hubserve server answers at {url}: {exc}") from exc
-    data = response.json()
-    if response.status_code != 200:
-        raise HubserveError(str(data.get("error", data)))
-    return data
+        base = httpx.URL(url).copy_with(path="/", query=None)
+        raise ServerUnreachable(str(base).rstrip("/"), str(exc) or type(exc).__name__) from exc
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if response.status_code == 200 and data is not None:
+        return data
+    error_type = response.headers.get("x-error-type")
+    raise _server_error(response.status_code, error_type, data, response.text, token)
+
+
+def _server_error(
+    status: int, error_type: str | None, data: Any, text: str, token: str | None
+) -> HubserveError:
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):  # the OpenAI dialect's shape
+        error = error.get("message")
+    message = str(error) if error else f"the server answered {status}: {text.strip()[:200] or '(no body)'}"
+    cls = by_type(error_type) if error_type else ServerError
+    if cls is HubserveError and error_type != HubserveError.error_type:
+        cls, message = ServerError, f"{message} (error type {error_type})"
+    if cls is Unauthorized and not token:
+        message += " (pass --token or set HUBSERVE_TOKEN to an admin token)"
+    return cls(message)
 
 
 def _ps(args: argparse.Namespace, settings: Settings) -> int:
