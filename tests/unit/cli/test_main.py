@@ -54,7 +54,8 @@ def test_errors_are_one_line_with_their_type_and_exit_2(
     port = free_port()
     code, _, err = run(capsys, tmp_path, "ps", "--url", f"http://127.0.0.1:{port}")
     assert code == 2
-    assert f"error: cannot reach the server at http://127.0.0.1:{port}: is it running?" in " ".join(err.split())
+    unreachable = f"error: cannot reach the server at http://127.0.0.1:{port}: is it running?"
+    assert unreachable in " ".join(err.split())
     assert "(internal)" not in err
 
 
@@ -174,7 +175,7 @@ def test_rm_unloads_the_model_from_a_running_server_first(
     assert outcomes[1][1].strip() == "removed team/b"  # the server had not loaded it
     assert outcomes[2][1].strip() == "removed team/c" and outcomes[2][2] == ""  # no server: nothing to do
     warning = " ".join(outcomes[3][2].split())
-    assert "warning: the server at http://127.0.0.1:9 did not unload team/d (forbidden: Admin only)" in warning
+    assert f"warning: the server at {url} did not unload team/d (forbidden: Admin only)" in warning
     assert outcomes[3][1].strip() == "removed team/d"
     assert [(m, u) for m, u, _ in fake.calls] == [
         ("POST", f"{url}/api/models/team/{name}/unload") for name in "abcd"

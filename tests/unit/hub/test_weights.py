@@ -1,4 +1,4 @@
-"""Weight files are checked at import: corrupt safetensors, GGUF and ONNX files are refused, the hub untouched."""
+"""Weights are checked at import: corrupt safetensors, GGUF and ONNX files are refused, the hub untouched."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_bad_safetensors_headers(tmp_path: Path, header: object, data: bytes, re
 def test_random_bytes_and_truncations_are_refused(tmp_path: Path) -> None:
     noise = tmp_path / "model.safetensors"
     noise.write_bytes(os.urandom(4096))
-    with pytest.raises(ImportFailed, match="header length .* does not fit"):
+    with pytest.raises(ImportFailed, match=r"header length .* does not fit"):
         check_weights([noise])
     good = _safetensors(tmp_path / "good.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(good[:-3])

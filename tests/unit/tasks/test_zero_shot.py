@@ -94,7 +94,8 @@ def test_embedding_model_default_hypothesis_and_independent_multi_label_scores(h
         hub, model, "zero-shot-classification", TEXT, {"candidate_labels": LABELS, "multi_label": True}
     )
     for item in multi:
-        expected = 1 / (1 + np.exp(-(cosine[item["label"]] - MULTI_LABEL_THRESHOLD) / MULTI_LABEL_TEMPERATURE))
+        logit = (cosine[item["label"]] - MULTI_LABEL_THRESHOLD) / MULTI_LABEL_TEMPERATURE
+        expected = 1 / (1 + np.exp(-logit))
         assert item["score"] == pytest.approx(expected, abs=1e-4)
     alone = run_task(
         hub, model, "zero-shot-classification", TEXT, {"candidate_labels": [LABELS[0]], "multi_label": True}

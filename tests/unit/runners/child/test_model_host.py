@@ -100,7 +100,7 @@ async def test_weights_that_fail_to_load_are_model_load_failed_with_the_runtime_
     weights = store.files_dir(model) / "model.safetensors"
     weights.write_bytes(b"\xff" * 8 + weights.read_bytes()[8:])  # a header length past any file: corrupt
     host = ModelHost(RunnerConfig(hub_dir=store.root, runtime=runtime), store)
-    with pytest.raises(ModelLoadFailed, match="Could not load t/broken: .*header") as caught:
+    with pytest.raises(ModelLoadFailed, match=r"Could not load t/broken: .*header") as caught:
         await host.load(model)
     assert caught.value.error_type == "model_load_failed"
     assert host.model_id is None  # nothing is served after a failed load
