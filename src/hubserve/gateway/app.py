@@ -11,6 +11,7 @@ from hubserve import __version__
 from hubserve.config import Settings
 from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
+from hubserve.gateway.docs import install_docs
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
@@ -24,7 +25,13 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def build_gateway(settings: Settings, lifespan: Lifespan) -> FastAPI:
     """The gateway app; ``lifespan`` must set ``app.state.services`` (``gateway.state.Services``)."""
     app = Gateway(
-        max_body_bytes=settings.max_body_bytes, title="hubserve", version=__version__, lifespan=lifespan
+        max_body_bytes=settings.max_body_bytes,
+        title="hubserve",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # gateway.docs serves the schema and its pages, offline and behind a token
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     app.include_router(hf_router)  # the gateway's front serves their POSTs (hf.lane)
@@ -33,4 +40,5 @@ def build_gateway(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
+    install_docs(app, settings)
     return app

@@ -16,6 +16,7 @@ from hubserve.durations import parse_duration_s
 from hubserve.errors import Forbidden, Unauthorized, ValidationFailed
 from hubserve.gateway.callers import Reader, Writer
 from hubserve.gateway.json_body import read_object
+from hubserve.gateway.openapi import AUTHENTICATED, BODY, MODEL, QUERY, errors, json_body
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.base import parse_model
 from hubserve.types.names import ModelId
@@ -24,7 +25,7 @@ router = APIRouter()
 ServicesDep = Annotated[Services, Depends(services_dependency)]
 
 
-@router.get("/api/whoami-v2")
+@router.get("/api/whoami-v2", responses=errors(*AUTHENTICATED))
 async def whoami(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """The token's owner, orgs and token role, in the shape huggingface_hub reads."""
     if principal.anonymous:
@@ -32,7 +33,7 @@ async def whoami(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     return await asyncio.to_thread(services.accounts.whoami, principal)
 
 
-@router.get("/api/usage")
+@router.get("/api/usage", responses=errors(*AUTHENTICATED, *QUERY, 400, 404))
 async def usage(
     principal: Reader,
     services: ServicesDep,
@@ -87,7 +88,11 @@ class RepoSettings(BaseModel):
         return self.private if self.visibility is None else self.visibility == "private"
 
 
-@router.put("/api/models/{namespace}/{name}/settings")
+@router.put(
+    "/api/models/{namespace}/{name}/settings",
+    responses=errors(*AUTHENTICATED, *MODEL, *BODY),
+    openapi_extra=json_body(RepoSettings, required=False),
+)
 async def model_settings(
     namespace: str, name: str, request: Request, principal: Writer, services: ServicesDep
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from hubserve import __version__
 from hubserve.gateway.callers import Admin, Reader
+from hubserve.gateway.openapi import AUTHENTICATED, MODEL, QUERY, errors
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.types.names import ModelId
 
@@ -21,7 +22,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/info")
+@router.get("/info", responses=errors(*AUTHENTICATED, 404))
 async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Server info; with a default model set, also that model's TEI-style info."""
     settings = services.settings
@@ -42,14 +43,14 @@ async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     return body
 
 
-@router.get("/models/{model:path}/info")
+@router.get("/models/{model:path}/info", responses=errors(*AUTHENTICATED, *MODEL, *QUERY))
 async def per_model_info(model: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """TEI-style info for one model (an id, an alias or a bare name)."""
     resolved = await services.access.find(principal, model)
     return model_info(services, resolved.model_id)
 
 
-@router.get("/api/ps")
+@router.get("/api/ps", responses=errors(*AUTHENTICATED))
 async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
     """Loaded and loading models: memory, idle time, requests running and queued."""
     models = services.scheduler.ps()
@@ -63,7 +64,10 @@ async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/models/{namespace}/{name}/load")
+@router.post(
+    "/api/models/{namespace}/{name}/load",
+    responses=errors(*AUTHENTICATED, *MODEL, *QUERY, 500, 502, 504),
+)
 async def load_model(
     namespace: str, name: str, admin: Admin, services: ServicesDep, pin: bool = False, wait: bool = True
 ) -> dict[str, Any]:
@@ -72,7 +76,7 @@ async def load_model(
     return await services.scheduler.load(resolved.model_id, pin=pin, wait=wait)
 
 
-@router.post("/api/models/{namespace}/{name}/unload")
+@router.post("/api/models/{namespace}/{name}/unload", responses=errors(*AUTHENTICATED, *MODEL, *QUERY))
 async def unload_model(namespace: str, name: str, admin: Admin, services: ServicesDep) -> dict[str, Any]:
     """Stop a model now, or when its running requests end."""
     model_id = (await services.access.find(admin, f"{namespace}/{name}")).model_id

@@ -20,9 +20,14 @@ from hubserve.accounts.principal import Scope
 from hubserve.gateway.callers import authorize
 from hubserve.gateway.generation import no_default_model
 from hubserve.gateway.hf.service import infer
+from hubserve.gateway.openapi import INFERENCE, errors, json_body, streaming
 from hubserve.gateway.state import get_services
+from hubserve.tasks.base import Envelope
 
 router = APIRouter()
+# The body is the task's: {"inputs", "parameters", "options"} (feature-extraction: parameters at the root).
+BODY = json_body(Envelope)
+RESPONSES = {**streaming("The task's answer; SSE for a text-generation stream"), **errors(*INFERENCE)}
 
 
 async def serve(request: Request, model: str | None, task: str | None) -> Response:
@@ -39,7 +44,7 @@ async def serve(request: Request, model: str | None, task: str | None) -> Respon
 def _path_params(*names: str) -> dict[str, Any]:
     """OpenAPI entries for path parameters the route reads from the request itself."""
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
-    return {"parameters": params}
+    return {"parameters": params, **BODY}
 
 
 def _add(path: str, name: str, summary: str) -> None:
@@ -52,7 +57,14 @@ def _add(path: str, name: str, summary: str) -> None:
     endpoint.__doc__ = summary
     for prefix in ("", "/hf-inference"):
         route_name = f"{name}{'_router' if prefix else ''}"
-        router.add_api_route(prefix + path, endpoint, methods=["POST"], name=route_name, openapi_extra=params)
+        router.add_api_route(
+            prefix + path,
+            endpoint,
+            methods=["POST"],
+            name=route_name,
+            responses=RESPONSES,
+            openapi_extra=params,
+        )
 
 
 _add("/models/{namespace}/{name}", "model_task", "Run the model's own task (embedders pick by input shape).")
@@ -63,7 +75,7 @@ _add("/pipeline/{task}/{namespace}/{name}", "legacy_pipeline", "The api-inferenc
 _add("/pipeline/{task}/{name}", "bare_legacy_pipeline", "The same, for an old un-namespaced model id.")
 
 
-@router.post("/")
+@router.post("/", responses=RESPONSES, openapi_extra=BODY)
 async def default_model(request: Request) -> Response:
     """Inference Endpoint style: POST / runs the configured default model."""
     return await serve(request, None, None)

@@ -15,6 +15,7 @@ from hubserve.errors import NotFound
 from hubserve.gateway.callers import Reader
 from hubserve.gateway.catalog import Catalog, Listing, SortKey, recommended
 from hubserve.gateway.catalog_shapes import expanded, tree
+from hubserve.gateway.openapi import AUTHENTICATED, MODEL, QUERY, errors
 from hubserve.gateway.state import Services, services_dependency
 
 router = APIRouter()
@@ -32,7 +33,7 @@ class RevisionNotFound(NotFound):
         return {"X-Error-Code": "RevisionNotFound"}
 
 
-@router.get("/api/models")
+@router.get("/api/models", responses=errors(*AUTHENTICATED, *QUERY, 400))
 async def list_models(
     principal: Reader,
     services: ServicesDep,
@@ -51,7 +52,7 @@ async def list_models(
     return [expanded(b, expand) for b in bodies] if expand else bodies
 
 
-@router.get("/api/models/{repo:path}")
+@router.get("/api/models/{repo:path}", responses=errors(*AUTHENTICATED, *MODEL, *QUERY))
 async def model_route(
     repo: str,
     principal: Reader,
@@ -70,7 +71,7 @@ async def model_route(
     return expanded(body, expand) if expand else body
 
 
-@router.get("/api/tasks")
+@router.get("/api/tasks", responses=errors(*AUTHENTICATED))
 async def tasks(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Each task with the local models that serve it, the default first (``widgetModels``)."""
     return await recommended(Catalog(services, principal))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from hubserve.accounts.principal import Principal
 from hubserve.gateway.callers import Inferrer, Reader
@@ -19,12 +20,26 @@ from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.protocol import BoundChatRequest, ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
+from hubserve.gateway.openapi import AUTHENTICATED, INFERENCE, MODEL, errors, json_body, streaming
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.base import parse_model
 from hubserve.types.manifest import Manifest
 
 router = APIRouter(tags=[Dialect.OPENAI])  # the tag makes errors on these routes OpenAI-shaped
+
+
+class AnyPathConvertor(PathConvertor):
+    """Starlette's ``path``, newlines included: a model id with one is an invalid id, not an unknown route.
+
+    (An unmatched request would get HF's error body, not OpenAI's.)
+    """
+
+    regex = "[\\s\\S]*"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 ServicesDep = Annotated[Services, Depends(services_dependency)]
+CHAT_RESPONSES = {**streaming("A chat.completion, or its chunks as SSE"), **errors(*INFERENCE)}
 
 
 async def _body(request: Request, model: type[BaseModel]) -> Any:
@@ -52,13 +67,21 @@ def _options(request: Request, services: Services, keep_alive: float | None) -> 
     return serve_options(request, services.settings, keep_alive_s=keep_alive)
 
 
-@router.post("/v1/chat/completions")
+@router.post(
+    "/v1/chat/completions",
+    responses={**CHAT_RESPONSES},
+    openapi_extra=json_body(ChatRequest),
+)
 async def chat_completions(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Chat with the model named in the body (or the default model for "dummy"/"tgi")."""
     return await _chat(request, services, principal, None)
 
 
-@router.post("/models/{model:path}/v1/chat/completions")
+@router.post(
+    "/models/{model:anypath}/v1/chat/completions",
+    responses={**CHAT_RESPONSES},
+    openapi_extra=json_body(BoundChatRequest),
+)
 async def model_chat_completions(
     model: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
@@ -66,7 +89,11 @@ async def model_chat_completions(
     return await _chat(request, services, principal, model)
 
 
-@router.post("/hf-inference/models/{model:path}/v1/chat/completions")
+@router.post(
+    "/hf-inference/models/{model:anypath}/v1/chat/completions",
+    responses={**CHAT_RESPONSES},
+    openapi_extra=json_body(BoundChatRequest),
+)
 async def router_chat_completions(
     model: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
@@ -74,7 +101,11 @@ async def router_chat_completions(
     return await _chat(request, services, principal, model)
 
 
-@router.post("/v1/completions")
+@router.post(
+    "/v1/completions",
+    responses={**streaming("A text_completion, or its chunks as SSE"), **errors(*INFERENCE)},
+    openapi_extra=json_body(CompletionRequest),
+)
 async def text_completions(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Complete a prompt with the model named in the body."""
     body = await _body(request, CompletionRequest)
@@ -100,14 +131,14 @@ def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", responses=errors(*AUTHENTICATED))
 async def list_models(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Every model and alias in the hub the caller may see, in OpenAI's list shape."""
     entries = await Catalog(services, principal).entries()
     return {"object": "list", "data": [_model_card(name, m) for name, m in entries]}
 
 
-@router.get("/v1/models/{model_id:path}")
+@router.get("/v1/models/{model_id:anypath}", responses=errors(*AUTHENTICATED, *MODEL))
 async def get_model(model_id: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """One model or alias; the id may arrive with its '/' percent-encoded."""
     resolved = await services.access.find(principal, model_id)

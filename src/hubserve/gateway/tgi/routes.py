@@ -13,6 +13,7 @@ from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.json_body import read_inputs_body
 from hubserve.gateway.metering import meter_of
+from hubserve.gateway.openapi import INFERENCE, SSE, errors, json_body
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.gateway.textgen.protocol import GenerateRequest
 from hubserve.gateway.textgen.service import generate
@@ -20,6 +21,9 @@ from hubserve.tasks.base import parse_model
 
 router = APIRouter()
 ServicesDep = Annotated[Services, Depends(services_dependency)]
+BODY = json_body(GenerateRequest)
+RESPONSES = errors(*INFERENCE)
+STREAM = {200: {"description": "TGI token events", "content": SSE}, **errors(*INFERENCE)}
 
 
 async def _serve(
@@ -39,19 +43,19 @@ async def _serve(
     return await serve_generation(request, services, admission, options, handler)
 
 
-@router.post("/generate")
+@router.post("/generate", responses=RESPONSES, openapi_extra=BODY)
 async def tgi_generate(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Generate for the default model; one JSON object."""
     return await _serve(request, services, principal, None, stream=False)
 
 
-@router.post("/generate_stream")
+@router.post("/generate_stream", responses=STREAM, openapi_extra=BODY)
 async def tgi_generate_stream(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Generate for the default model as SSE token events."""
     return await _serve(request, services, principal, None, stream=True)
 
 
-@router.post("/models/{namespace}/{name}/generate")
+@router.post("/models/{namespace}/{name}/generate", responses=RESPONSES, openapi_extra=BODY)
 async def model_generate(
     namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
@@ -59,7 +63,7 @@ async def model_generate(
     return await _serve(request, services, principal, f"{namespace}/{name}", stream=False)
 
 
-@router.post("/models/{namespace}/{name}/generate_stream")
+@router.post("/models/{namespace}/{name}/generate_stream", responses=STREAM, openapi_extra=BODY)
 async def model_generate_stream(
     namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep
 ) -> Response:
