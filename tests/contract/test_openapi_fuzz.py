@@ -54,7 +54,8 @@ class Tally:
         found = [*self.server_errors, *self.violations]
         head = (
             f"{self.operations} operations, {self.examples} examples, {len(self.server_errors)} server "
-            f"errors, {len(self.violations)} schema violations; answers {dict(sorted(self.answers.items()))}; "
+            f"errors, {len(self.violations)} schema violations; "
+            f"answers {dict(sorted(self.answers.items()))}; "
             f"no invalid input to make for {self.no_invalid_inputs}"
         )
         return "\n\n".join([head, *found[:40]])
