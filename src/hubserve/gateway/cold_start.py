@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -56,6 +57,8 @@ def _seconds(raw: str, name: str, *, allow_negative: bool = False) -> float:
         value = float(raw.strip().rstrip("s"))
     except ValueError:
         raise ValidationFailed(f"{name} must be a number of seconds, got {raw!r}", param=name) from None
+    if math.isnan(value):
+        raise ValidationFailed(f"{name} must be a number of seconds, got {raw!r}", param=name)
     if value < 0 and not allow_negative:
         raise ValidationFailed(f"{name} must not be negative", param=name)
     return value

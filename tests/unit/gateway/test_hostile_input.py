@@ -124,3 +124,15 @@ async def test_no_default_model_says_how_to_set_one(client: httpx.AsyncClient) -
         assert r.status_code == 404 and r.headers["x-error-type"] == "no_default_model", (path, r.text)
         message = r.json()["error"] if path != "/v1/chat/completions" else r.json()["error"]["message"]
         assert "HUBSERVE_DEFAULT_MODEL" in message and "None" not in message
+
+
+@pytest.mark.parametrize("key", ["99999999999999999999", "1e3", " 5", "+5"])
+async def test_a_logit_bias_key_outside_int64_is_refused(client: httpx.AsyncClient, key: str) -> None:
+    r = await post(client, "/v1/completions", {"model": GEN, "prompt": "a b", "logit_bias": {key: 1}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "logit_bias", r.text
+
+
+@pytest.mark.parametrize("header", ["X-Keep-Alive", "X-Scale-Up-Timeout"])
+async def test_a_nan_serving_header_is_refused(client: httpx.AsyncClient, header: str) -> None:
+    r = await client.post(f"/models/{GEN}/generate", json={"inputs": "a b"}, headers={header: "nan"})
+    assert r.status_code == 422 and r.json()["error_type"] == "validation" and header in r.json()["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -158,10 +159,13 @@ class SamplingFields(Lenient):
         )
 
 
+_TOKEN_ID = re.compile(r"-?[0-9]{1,18}")  # within int64, which the runner protocol carries
+
+
 def _bias(raw: dict[str, float] | None) -> dict[int, float]:
     out = {}
     for key, value in (raw or {}).items():
-        if not key.lstrip("-").isdigit():
+        if not _TOKEN_ID.fullmatch(key):
             raise ValidationFailed(f"logit_bias keys must be token ids, got {key!r}", param="logit_bias")
         out[int(key)] = max(-100.0, min(100.0, value))
     return out

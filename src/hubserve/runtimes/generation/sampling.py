@@ -12,6 +12,7 @@ from hubserve.runtimes.generation.base import Logits
 from hubserve.types.generation import SamplingParams
 
 _NEGLIGIBLE = np.float32(30.0)
+_CEILING = np.float32(1e30)  # finite still after the smallest temperature (1e-5) divides it
 _NUCLEUS_PREFIX = 4096
 
 
@@ -31,9 +32,12 @@ def apply_penalties(
     if params.repetition_penalty != 1.0 and history:
         ids = np.fromiter(set(history), dtype=np.int64)
         values = logits[ids]
-        logits[ids] = np.where(
+        penalised = np.where(
             values > 0, values / params.repetition_penalty, values * params.repetition_penalty
         )
+        # A tiny penalty (1e-300) overflows to +inf, and inf - inf is NaN: sampling would find no
+        # candidate and the engine's thread would die. A finite ceiling keeps the order.
+        logits[ids] = np.minimum(penalised, _CEILING)
     if (params.frequency_penalty or params.presence_penalty) and generated:
         ids = np.fromiter(generated.keys(), dtype=np.int64)
         counts = np.fromiter(generated.values(), dtype=np.float32)
@@ -67,7 +71,7 @@ def choose(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> 
 def _sample(logits: Logits, params: SamplingParams, rng: np.random.Generator) -> int:
     scaled = logits / np.float32(max(params.temperature, 1e-5))
     # A token this far below the best carries under e^-30 of its weight: dropping it changes nothing.
-    candidates = np.flatnonzero(scaled > scaled.max() - _NEGLIGIBLE)
+    candidates = np.flatnonzero(scaled >= scaled.max() - _NEGLIGIBLE)  # >=: the best, even at 1e30
     values = scaled[candidates]
     if 0 < params.top_k < len(candidates):
         best = np.argpartition(-values, params.top_k - 1)[: params.top_k]

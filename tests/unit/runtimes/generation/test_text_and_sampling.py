@@ -69,6 +69,17 @@ def test_penalties() -> None:
     assert logits.tolist() == [-2.0, 0.0, 3.0]
 
 
+@pytest.mark.parametrize("penalty", [1e-300, 1e-30, 1e300])
+def test_an_extreme_repetition_penalty_still_samples_a_token(penalty: float) -> None:
+    logits = np.array([3.0, -1.0, 0.5, 2.0], dtype=np.float32)
+    params = SamplingParams(repetition_penalty=penalty, temperature=1.0, do_sample=True)
+    with np.errstate(all="ignore"):
+        apply_penalties(logits, params, [0, 1, 3], Counter())
+    assert not np.isnan(logits).any() and np.isfinite(logits.max())
+    pick = choose(logits, params, np.random.default_rng(0))
+    assert 0 <= pick.token < 4 and not np.isnan(pick.logprob)
+
+
 def test_plain_template_and_tool_instructions() -> None:
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     assert render(messages, template=None, special_tokens={}) == "Be brief.\n\nUser: Hi\nAssistant:"
