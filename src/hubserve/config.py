@@ -49,13 +49,6 @@ class Settings:
             "1024); deeper is refused as json_too_deep (422, on OpenAI routes 400)."
         },
     )
-    max_json_depth: int = field(
-        default=64,
-        metadata={
-            "doc": "Deepest nesting of arrays and objects a JSON body may have (orjson's own ceiling is "
-            "1024); deeper is refused as json_too_deep (422, on OpenAI routes 400)."
-        },
-    )
     gen_slots: int = field(
         default=8,
         metadata={"doc": "Sequences a text-generation model decodes together (continuous batching)."},
@@ -119,6 +112,13 @@ class Settings:
             "s, m, h or d; 'none' = unlimited). Tokens get their user's tier; calls without one 'anonymous'."
         },
     )
+    database_timeout_s: float = field(
+        default=30.0,
+        metadata={
+            "doc": "How long a call waits for a locked SQLite file or a database connection; past it, "
+            "503 database_unavailable (tokens checked recently keep working from the cache)."
+        },
+    )
     redis_url: str = field(
         default="",
         metadata={"doc": "Redis URL for rate-limit counters shared by several gateways; empty: in-process."},
@@ -167,6 +167,34 @@ class Settings:
     failed_retry_s: float = field(
         default=60.0,
         metadata={"doc": "Seconds a failed model stays failed before a request may try it again."},
+    )
+    shutdown_grace_s: float = field(
+        default=20.0,
+        metadata={
+            "doc": "On SIGTERM, seconds in-flight requests and streams may still run; streams still "
+            "going then end with a final shutting_down error event."
+        },
+    )
+    cors_origins: str = field(
+        default="",
+        metadata={
+            "doc": "Origins a browser may call from (CORS): comma-separated, or * for any; empty: no CORS "
+            "headers."
+        },
+    )
+    header_timeout_s: float = field(
+        default=10.0,
+        metadata={
+            "doc": "Seconds a client has to send a request's headers, from connecting (or from the "
+            "request's first byte); slower: 408 and the connection is closed."
+        },
+    )
+    body_timeout_s: float = field(
+        default=30.0,
+        metadata={
+            "doc": "Longest pause between two parts of a request body; longer: 408 and the connection "
+            "is closed."
+        },
     )
 
     @classmethod

@@ -16,6 +16,7 @@ HubserveError (500 internal)
 │   ├── ModelExists (409 model_exists)
 │   ├── AliasLoop (409 alias_loop)
 │   └── AccountExists (409 account_exists)
+├── RequestTimeout (408 request_timeout)
 ├── PayloadTooLarge (413 payload_too_large)
 │   └── InputTooLong (413 input_too_long)
 ├── Overloaded (429 overloaded)
@@ -24,6 +25,7 @@ HubserveError (500 internal)
 ├── ModelLoading (503 model_loading)
 ├── NoCapacity (503 no_capacity)
 ├── ShuttingDown (503 shutting_down)
+├── DatabaseUnavailable (503 database_unavailable)
 ├── ModelFailed (503 model_failed)
 ├── RunnerCrashed (502 runner_crashed)
 ├── RunnerTimeout (504 runner_timeout)
@@ -163,6 +165,13 @@ class AccountExists(Conflict):
     error_type = "account_exists"
 
 
+class RequestTimeout(HubserveError):
+    """The client sent its request too slowly (headers or body); the connection is closed."""
+
+    status_code = 408
+    error_type = "request_timeout"
+
+
 class PayloadTooLarge(HubserveError):
     """The request body is over the size limit."""
 
@@ -271,6 +280,18 @@ class ShuttingDown(HubserveError):
     @property
     def headers(self) -> dict[str, str]:
         """A restart takes seconds."""
+        return {"Retry-After": "5"}
+
+
+class DatabaseUnavailable(HubserveError):
+    """The accounts database cannot be reached or stays locked; retry soon."""
+
+    status_code = 503
+    error_type = "database_unavailable"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A locked file or a restarting server is usually back in seconds."""
         return {"Retry-After": "5"}
 
 

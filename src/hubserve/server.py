@@ -19,6 +19,7 @@ from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
 from hubserve.gateway.app import build_gateway
+from hubserve.gateway.drain import Drain
 from hubserve.gateway.state import Services
 from hubserve.hub.store import HubStore
 from hubserve.scheduler.cache import ResponseCache
@@ -31,11 +32,16 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
 
     ``settle_heap``: the app is this process's server, so once started it may tune the process's
     garbage collector (``hubserve.heap``); an app embedded in another program leaves it alone.
+
+    The server that runs it calls ``app.state.drain.begin()`` when it starts to shut down.
     """
+    drain = Drain(settings.shutdown_grace_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url or default_url(settings.home))
+        engine = make_engine(
+            settings.database_url or default_url(settings.home), timeout_s=settings.database_timeout_s
+        )
         await asyncio.to_thread(migrate, engine)
         accounts = AccountStore(engine)
         store = HubStore(settings.hub_dir)
@@ -52,6 +58,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
         access.start()
         scheduler = build_scheduler(settings, store)
         scheduler.start()
+        drain.on_begin(scheduler.cancel_loads)
         app.state.services = Services(
             settings,
             store,
@@ -60,6 +67,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             accounts,
             access,
             usage,
+            drain,
         )
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
             await scheduler.load(ModelId.parse(model), pin=True, wait=False)
@@ -73,4 +81,6 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             await usage.close()
             engine.dispose()
 
-    return build_gateway(settings, lifespan)
+    app = build_gateway(settings, lifespan, drain)
+    app.state.drain = drain
+    return app

@@ -145,3 +145,28 @@ def test_tgi_bad_input(server: str, body: dict[str, object]) -> None:
     r = httpx.post(f"{server}/models/{LLAMA}/generate", json=body)
     assert r.status_code == 422, r.text
     assert r.headers["x-error-type"] == "validation"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "task"),
+    [
+        (
+            f"/models/{GPT2}",
+            {"inputs": "Hello there", "parameters": {"max_new_tokens": 2}},
+            "text-generation",
+        ),
+        (f"/models/{GPT2}/generate", {"inputs": "Hello there", "parameters": {"max_new_tokens": 2}}, None),
+        ("/v1/completions", {"model": GPT2, "prompt": "Hello there", "max_tokens": 2}, None),
+        ("/v1/completions", {"model": GPT2, "prompt": "Hello there", "max_tokens": 2, "stream": True}, None),
+    ],
+)
+def test_generation_answers_carry_the_compute_headers(
+    server: str, path: str, body: dict[str, object], task: str | None
+) -> None:
+    response = httpx.post(f"{server}{path}", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    headers = response.headers
+    assert headers["x-model-id"] == GPT2 and headers["x-compute-type"] == "cpu"
+    assert headers["x-task"] == (task or "text-generation")
+    assert float(headers["x-compute-time"]) > 0
+    assert headers["x-compute-characters"] == str(len("Hello there"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+import redis
 import sqlalchemy
 from huggingface_hub import HfApi, InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
@@ -497,3 +500,87 @@ def test_two_gateways_share_one_limit_and_lose_no_usage(
             assert usage["totals"]["requests"] == 200  # type: ignore[index]
             assert usage["totals"]["errors"] == 50  # type: ignore[index]
             assert usage["totals"]["input_items"] == 150  # type: ignore[index]  # refused calls ran nothing
+
+
+def _start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    exe = shutil.which("redis-server")
+    assert exe is not None, "redis-server is not installed (apt-get install redis-server)"
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(
+        [*args, "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if client.ping():
+                client.close()
+                return proc
+        except redis.RedisError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+
+def test_redis_stopped_mid_run_gives_503_and_service_comes_back_without_a_restart(
+    home: Path, tokens: Tokens, tmp_path: Path
+) -> None:
+    port = free_port()
+    redis_proc = _start_redis(port, tmp_path)
+    env = {
+        "HUBSERVE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "HUBSERVE_RATE_LIMIT_TIERS": TIERS,
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "120",
+    }
+    try:
+        with running_server(home, **env) as (url, _):
+
+            def classify() -> httpx.Response:
+                body = {"inputs": "x"}
+                return httpx.post(
+                    f"{url}/models/{PUBLIC}", json=body, headers=_bearer(tokens.dave), timeout=120
+                )
+
+            assert classify().status_code == 200
+            redis_proc.terminate()
+            redis_proc.wait(10)
+            down = classify()
+            assert down.status_code == 503 and down.headers["x-error-type"] == "rate_limit_unavailable"
+            redis_proc = _start_redis(port, tmp_path)
+            assert classify().status_code == 200  # the same server, reconnected
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(10)
+
+
+def test_a_locked_database_gives_503_and_service_comes_back_when_it_is_released(
+    home: Path, tokens: Tokens
+) -> None:
+    env = {
+        "HUBSERVE_DATABASE_TIMEOUT_S": "1",
+        "HUBSERVE_AUTH_CACHE_S": "0",
+        "HUBSERVE_HOLD_COLD_REQUESTS_S": "120",
+    }
+    with running_server(home, **env) as (url, _):
+
+        def make_private(private: bool = True) -> httpx.Response:
+            return httpx.put(
+                f"{url}/api/models/{SECRET}/settings",
+                json={"private": private},
+                headers=_bearer(tokens.alice),
+                timeout=30,
+            )
+
+        assert make_private().status_code == 200
+        lock = sqlite3.connect(home / "accounts.db", timeout=5)
+        try:
+            lock.execute("BEGIN EXCLUSIVE")  # another process holds the file's write lock
+            locked = make_private(False)  # a change: it needs the write lock
+            assert locked.status_code == 503, locked.text
+            assert locked.headers["x-error-type"] == "database_unavailable"
+            assert locked.headers["retry-after"] == "5" and "accounts.db" not in locked.text
+            # Readers go on in WAL mode: checking a token needs no write lock.
+            assert httpx.get(f"{url}/api/whoami-v2", headers=_bearer(tokens.erin)).status_code == 200
+        finally:
+            lock.rollback()
+            lock.close()
+        assert make_private().json()["private"] is True  # back, and the refused change was not made

@@ -23,14 +23,25 @@ def default_url(home: Path) -> str:
     return f"sqlite:///{home / 'accounts.db'}"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite gets WAL and a busy timeout so several gateway processes can share the file."""
+def make_engine(url: str, *, timeout_s: float = 30.0) -> Engine:
+    """An engine; SQLite gets WAL and a busy timeout so several gateway processes can share the file.
+
+    ``timeout_s``: how long a call waits for a locked SQLite file, or to connect to a server database.
+    """
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": timeout_s, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {"connect_timeout": max(1, round(timeout_s))} if url.startswith("postgresql") else {}
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=timeout_s,
+        connect_args=connect_args,
+    )
 
 
 def _private_sqlite_file(url: str) -> None:

@@ -142,6 +142,7 @@ def _store(settings: Settings) -> HubStore:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from hubserve.cli.serving import DrainingServer, header_deadline_protocol
     from hubserve.server import create_app
 
     host, port = args.host or settings.host, args.port or settings.port
@@ -151,17 +152,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"First start: created the administrator '{created.info.account}'. Its token, shown once:")
         print(f"    {created.token}")
         print("Keep it safe; create more with `hubserve token create`.", flush=True)
-    uvicorn.run(
-        create_app(settings, settle_heap=True),
+    app = create_app(settings, settle_heap=True)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=header_deadline_protocol(settings.header_timeout_s),
         log_level=settings.log_level,
         # uvicorn builds each access-log line's arguments before the logger drops them by level.
         access_log=logging.getLogger().isEnabledFor(logging.INFO),
-        timeout_graceful_shutdown=10,
+        # The app cuts its own streams when the grace is over (with a final error event); uvicorn's
+        # cancellation is the backstop for anything else still running a little later.
+        timeout_graceful_shutdown=settings.shutdown_grace_s + 5,
     )
+    DrainingServer(config, on_shutdown=app.state.drain.begin).run()
     return 0
 
 

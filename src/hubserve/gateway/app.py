@@ -12,6 +12,7 @@ from hubserve.config import Settings
 from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.docs import install_docs
+from hubserve.gateway.drain import Drain
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
@@ -22,10 +23,13 @@ from hubserve.gateway.tgi.routes import router as tgi_router
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def build_gateway(settings: Settings, lifespan: Lifespan) -> FastAPI:
+def build_gateway(settings: Settings, lifespan: Lifespan, drain: Drain | None = None) -> FastAPI:
     """The gateway app; ``lifespan`` must set ``app.state.services`` (``gateway.state.Services``)."""
     app = Gateway(
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        drain=drain or Drain(settings.shutdown_grace_s),
+        cors_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
         title="hubserve",
         version=__version__,
         lifespan=lifespan,

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hubserve.errors import (
+    DatabaseUnavailable,
     HubserveError,
     MethodNotAllowed,
     ModelLoading,
@@ -82,7 +84,14 @@ def error_response(error: HubserveError, dialect: Dialect = Dialect.HF) -> JSONR
 
 
 def crash_response(request: Request, exc: Exception) -> JSONResponse:
-    """Log an unhandled error with its traceback; the client gets a 500 that gives nothing away."""
+    """Log an unhandled error with its traceback; the client gets a 500 that gives nothing away.
+
+    The database going away (unreachable, or a SQLite file locked past the timeout) is no crash: 503.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        log.error("the accounts database is unavailable: %s", exc.orig)
+        error = DatabaseUnavailable("The accounts database is unavailable; retry in a few seconds")
+        return error_response(error, dialect_of(request))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(
         {"error": "Internal server error"}, status_code=500, headers={"X-Error-Type": "internal"}
@@ -120,4 +129,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HubserveError, on_hubserve)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(OperationalError, on_crash)  # handled, not re-raised: one log line
+    app.add_exception_handler(InterfaceError, on_crash)
     app.add_exception_handler(Exception, on_crash)

@@ -14,9 +14,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.responses import StreamingResponse
 
-from hubserve.errors import NotFound, TaskNotSupported
+from hubserve.errors import HubserveError, NotFound, ShuttingDown, TaskNotSupported
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import ServeOptions
+from hubserve.gateway.drain import Drain
 from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
 from hubserve.protocol import GenerateCall, Generation
@@ -61,12 +62,13 @@ def bound_model(services: Services, requested: str | None, url_model: str | None
 class Generator:
     """A generation model as the dialect services see it: one leased replica, one runner call per request."""
 
-    def __init__(self, model: str, lease: Lease, meter: Meter) -> None:
+    def __init__(self, model: str, lease: Lease, meter: Meter, drain: Drain | None = None) -> None:
         info = lease.generation
         assert info is not None
         self.model = model  # the name the client asked for (an alias stays an alias)
         self._lease = lease
         self._meter = meter
+        self._drain = drain or Drain(0.0)
         self.context_length = info.context_length
 
     async def generate(
@@ -78,24 +80,41 @@ class Generator:
         errors surface here, before any response has started. Each token is counted on the request's
         meter as it passes, so a stream the client drops is still billed.
         """
+        self._meter.characters = len(prompt)
         return await self._start(GenerateCall(prompt, params, add_special, prefill))
 
     async def chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: SamplingParams
     ) -> Generation:
         """Start generating a chat's reply: the runner renders the messages with the model's template."""
+        self._meter.characters = sum(len(str(m.get("content") or "")) for m in messages)
         return await self._start(GenerateCall("", params, messages=messages, tools=tools or None))
 
     async def _start(self, call: GenerateCall) -> Generation:
         generation = await self._lease.generate(call)
         self._meter.count(generation.header.prompt_tokens, 0, "tokens")
-        return Generation(generation.header, _counted(generation, self._meter), generation.aclose)
+        events = _counted(generation, self._meter, self._drain)
+        return Generation(generation.header, events, generation.aclose)
 
 
-async def _counted(events: AsyncIterable[TokenEvent], meter: Meter) -> AsyncIterator[TokenEvent]:
-    async for event in events:
-        meter.output_count += 1
-        yield event
+async def _counted(
+    events: AsyncIterable[TokenEvent], meter: Meter, drain: Drain
+) -> AsyncIterator[TokenEvent]:
+    """Count each token on the meter; an error that ends the stream is the status its usage records.
+
+    Past the shutdown's grace the generation is cut, and its stream ends with a shutting_down error.
+    """
+    try:
+        async for event in events:
+            meter.output_count += 1
+            yield event
+            if drain.over and event.finish_reason is None:
+                raise ShuttingDown(
+                    f"The server is shutting down; the generation was cut after {meter.output_count} tokens"
+                )
+    except HubserveError as exc:
+        meter.stream_status = exc.status_code
+        raise
 
 
 async def serve_generation(
@@ -120,7 +139,7 @@ async def serve_generation(
         services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
     )
     try:
-        response = await handler(Generator(admission.name, lease, meter_of(request)))
+        response = await handler(Generator(admission.name, lease, meter_of(request), services.drain))
     except BaseException:
         await stack.aclose()
         raise

@@ -37,6 +37,8 @@ class Meter:
     output_count: int = 0
     unit: str = "items"
     cache_hit: bool = False
+    stream_status: int | None = None  # the status of an error that ended a stream after its 200 head
+    characters: int | None = None  # characters of the input, for x-compute-characters
 
     def count(self, inputs: int, outputs: int, unit: str) -> None:
         """Add what the call consumed and produced (tokens for generation, items for encoder tasks)."""
@@ -58,7 +60,7 @@ class Meter:
             model=self.model,
             task=self.task,
             route=self.route,
-            status=status,
+            status=self.stream_status or status,
             input_count=self.input_count,
             output_count=self.output_count,
             unit=self.unit,
@@ -99,6 +101,8 @@ class MeteringMiddleware:
                 extra = [(b"x-request-id", request_id.encode())]
                 if meter.model is not None:  # the model that served it, also when an alias was asked for
                     extra.append((b"x-model-id", meter.model.encode()))
+                    if status < 400:
+                        extra += _compute_headers(message.get("headers", []), meter)
                 if meter.decision is not None and meter.decision.allowed:
                     extra += [(k.lower().encode(), v.encode()) for k, v in meter.decision.headers().items()]
                 message["headers"] = [*message.get("headers", []), *extra]
@@ -110,6 +114,24 @@ class MeteringMiddleware:
             event = meter.event(status)
             if event is not None:
                 _recorder(scope).record(event)
+
+
+def _compute_headers(headers: list[tuple[bytes, bytes]], meter: Meter) -> list[tuple[bytes, bytes]]:
+    """HF's ``x-compute-*`` and ``x-task`` on a model's answer, where its route did not set them itself.
+
+    For a stream, ``x-compute-time`` is the time to its first event.
+    """
+    have = {name.lower() for name, _ in headers}
+    extra = []
+    if b"x-task" not in have and meter.task:
+        extra.append((b"x-task", meter.task.encode()))
+    if b"x-compute-type" not in have:
+        extra.append((b"x-compute-type", b"cache" if meter.cache_hit else b"cpu"))
+    if b"x-compute-time" not in have:
+        extra.append((b"x-compute-time", f"{time.perf_counter() - meter.started:.4f}".encode()))
+    if b"x-compute-characters" not in have and meter.characters is not None:
+        extra.append((b"x-compute-characters", str(meter.characters).encode()))
+    return extra
 
 
 def _recorder(scope: Scope) -> Any:

@@ -10,6 +10,7 @@ from hubserve.accounts.store import AccountStore
 from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
+from hubserve.gateway.drain import Drain
 from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.scheduler import Scheduler
@@ -26,6 +27,7 @@ class Services:
     accounts: AccountStore
     access: AccessControl
     usage: UsageRecorder
+    drain: Drain
 
 
 async def services_dependency(request: Request) -> Services:

@@ -220,12 +220,16 @@ class Scheduler:
                 await self._reaper
         # Shutting down: a load under way is cancelled rather than waited for (a model's load can take
         # minutes), and every model stops at once, so a SIGTERM is over in one runner's grace period.
-        for res in self._models.values():
-            if res.load_task is not None and not res.load_task.done():
-                res.load_task.cancel()
+        self.cancel_loads()
         await asyncio.gather(*(self._stop(model) for model in list(self._models)))
         if self._on_close is not None:
             await self._on_close()
+
+    def cancel_loads(self) -> None:
+        """Cancel every load under way (a shutdown has begun); requests waiting for one get ShuttingDown."""
+        for res in self._models.values():
+            if res.load_task is not None and not res.load_task.done():
+                res.load_task.cancel()
 
     # ---- public API -------------------------------------------------------------------------------------
 
@@ -488,16 +492,20 @@ class Scheduler:
             await self.reap()
 
     async def reap(self) -> list[str]:
-        """Stop every model idle past its keep-alive; the models stopped."""
+        """Stop every model idle past its keep-alive, or removed from the hub; the models stopped.
+
+        A removed model (``hubserve rm`` while it was loaded) stops once its running requests end.
+        """
         now = self._clock()
         expired = [
             r.model
             for r in list(self._models.values())
             if r.ready.is_set()
             and not r.busy
-            and not r.pinned
-            and r.keep_alive_s >= 0
-            and now - r.last_used >= r.keep_alive_s
+            and (
+                not self._store.exists(ModelId.parse(r.model))
+                or (not r.pinned and r.keep_alive_s >= 0 and now - r.last_used >= r.keep_alive_s)
+            )
         ]
         for model in expired:
             await self._stop(model)
@@ -521,7 +529,6 @@ class Scheduler:
         if res.ready.is_set() and res.replicas:
             return "ready"
         return "restarting" if res.crashes else "loading"
-
 
     def _describe(self, res: Residency) -> dict[str, Any]:
         now = self._clock()

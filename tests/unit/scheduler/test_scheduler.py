@@ -314,3 +314,12 @@ async def test_close_stops_every_model_at_once(tmp_path, clock, starter) -> None
     await scheduler.close()
     assert loop.time() - started == pytest.approx(5.0)  # the loop's clock: two stops side by side
     assert all(r.exited.is_set() for r in starter.runners.values())
+
+
+async def test_a_model_removed_from_the_hub_is_stopped_even_when_pinned(tmp_path, clock, starter) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await scheduler.load(A, pin=True)
+    await use(scheduler, B)
+    scheduler._store.remove(A)
+    assert await scheduler.reap() == ["t/a"]
+    assert starter.runners["t/a"].exited.is_set() and [m["model"] for m in scheduler.ps()] == ["t/b"]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from hubserve import __version__
+from hubserve.accounts.principal import Scope
 from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.openapi import AUTHENTICATED, MODEL, QUERY, errors
 from hubserve.gateway.state import Services, services_dependency
@@ -24,19 +25,23 @@ async def health() -> dict[str, str]:
 
 @router.get("/info", responses=errors(*AUTHENTICATED, 404))
 async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
-    """Server info; with a default model set, also that model's TEI-style info."""
+    """Server info; with a default model set, also that model's TEI-style info.
+
+    Counts only the models the caller may see; the hub's folder and the runners (pids, memory) are for
+    administrators.
+    """
     settings = services.settings
+    visible = [m for m in services.store.list() if await services.access.visible(principal, m.id)]
     body: dict[str, Any] = {
         "version": __version__,
         "runtime": settings.runtime,
-        "models": len(services.store.list()),
+        "models": len(visible),
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
-        "hub": str(services.store.root),
-        "loaded": [
-            m for m in services.scheduler.ps() if await services.access.visible(principal, m["model"])
-        ],
     }
+    if principal.can(Scope.ADMIN):
+        body["hub"] = str(services.store.root)
+        body["loaded"] = services.scheduler.ps()
     if settings.default_model:
         resolved = await services.access.find(principal, settings.default_model)
         body.update(model_info(services, resolved.model_id))

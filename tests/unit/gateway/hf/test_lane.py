@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from hubserve.config import Settings
 from hubserve.errors import ModelLoading, ModelNotFound, PayloadTooLarge
+from hubserve.gateway.drain import Drain
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf import lane
@@ -40,7 +41,7 @@ async def fake_serve(request: Request, model: str | None, task: str | None) -> R
 @pytest.fixture
 async def client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setattr(lane, "serve", fake_serve)
-    app = Gateway(max_body_bytes=100)
+    app = Gateway(max_body_bytes=100, body_timeout_s=30.0, drain=Drain(0.0))
     install_error_handlers(app)
     app.include_router(hf_router)
     app.get("/health")(lambda: {"ok": True})
