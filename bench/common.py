@@ -54,6 +54,7 @@ class BenchServer:
 
     url: str
     token: str
+    home: str  # the data folder: its accounts.db holds the usage records
 
     @property
     def headers(self) -> dict[str, str]:
@@ -86,7 +87,7 @@ def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None)
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_healthy(url, proc, log)
-                yield BenchServer(url, token)
+                yield BenchServer(url, token, home)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
