@@ -269,7 +269,7 @@ def test_cli_ps_load_unload(cold: tuple[str, int], admin_headers: dict[str, str]
     )
     assert "test/tiny-gpt2" not in _ps(url, admin_headers)
     dead = subprocess.run([*cli, "ps", "--url", "http://127.0.0.1:9"], capture_output=True, text=True)
-    assert dead.returncode == 2 and "No hubserve server answers" in dead.stderr
+    assert dead.returncode == 2 and "cannot reach the server at http://127.0.0.1:9" in dead.stderr
 
 
 def test_runners_exit_when_the_gateway_is_killed(hub_home: Path, admin_headers: dict[str, str]) -> None:

@@ -436,8 +436,8 @@ class Scheduler:
             if not res.stopping:
                 with contextlib.suppress(Exception):
                     await replica.runner.stop()  # its connections and socket file; the process is gone
-            if not res.stopping and self._models.get(res.model) is res:
-                self._after_crash(res, reason or exit_reason(code))
+                if self._models.get(res.model) is res:
+                    self._after_crash(res, reason or exit_reason(code))
         finally:
             exit_code.cancel()
             replica.exited.set()
