@@ -82,7 +82,7 @@ class RunnerClient:
             raw = await self._within(self.deadlines.load_s, "load", self._post(LOAD, LoadCall(self.model)))
         except RunnerTimeout as exc:
             raise ModelLoadFailed(exc.message) from None
-        reply = load_reply(_json_or_error(raw))
+        reply = load_reply(self._json_or_error(raw.status, raw.content))
         # Seconds a load of this model takes from now on (one-time work such as an ONNX export excluded).
         self.load_s = reply.load_s - reply.one_time_s
         self.generation = reply.generation
@@ -93,7 +93,7 @@ class RunnerClient:
         reply = await self._within(self.deadlines.call_s, "call", self._post(ENCODE, call))
         if reply.status == 200 and reply.media_type == ARRAY_MEDIA_TYPE:
             return array_from_wire(reply.content, reply.headers.get(SHAPE_HEADER, ""))
-        return _json_or_error(reply)
+        return self._json_or_error(reply.status, reply.content)
 
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation; it returns once the runner has its first token (or its error)."""
@@ -105,7 +105,7 @@ class RunnerClient:
             raise self._crashed(exc) from exc
         try:
             if stream.status != 200:
-                raise error_from_data(orjson.loads(await stream.read()))
+                self._json_or_error(stream.status, await stream.read())
             lines = stream.lines()
             header = await self._within(self.deadlines.call_s, "first token", self._header(lines))
         except TransportError as exc:
@@ -201,9 +201,18 @@ class RunnerClient:
             f"The process serving {self.model} stopped while handling the request ({exc})", unsent=exc.unsent
         )
 
-
-def _json_or_error(reply: Reply) -> Any:
-    data = orjson.loads(reply.content)
-    if reply.status != 200:
-        raise error_from_data(data)
-    return data
+    def _json_or_error(self, status: int, content: bytes) -> Any:
+        """The JSON answer, or the error it carries; an answer that is not JSON means a broken runner."""
+        try:
+            data = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            # Its own error handling failed (out of memory, typically): it cannot be trusted with more work.
+            log.error("runner of %s answered %d with no protocol body; killing it", self.model, status)
+            self.kill()
+            raise RunnerCrashed(
+                f"The process serving {self.model} broke while handling the request "
+                f"(HTTP {status}: {content[:80].decode(errors='replace')})"
+            ) from None
+        if status != 200:
+            raise error_from_data(data)
+        return data

@@ -293,3 +293,11 @@ async def test_health_is_false_for_a_silent_runner_and_true_for_one_that_answers
     answering, _ = deadline_client(FakeTransport())
     assert not await silent.healthy()
     assert await answering.healthy()
+
+
+async def test_an_answer_that_is_not_the_protocol_kills_the_runner_and_is_runner_crashed() -> None:
+    broken = Reply(500, "text/plain", {}, b"Internal Server Error")
+    client, process = deadline_client(FakeTransport(reply=lambda p, b: broken))
+    with pytest.raises(RunnerCrashed, match="HTTP 500: Internal Server Error"):
+        await client.encode(EncodeCall("fill-mask", ["x"]))
+    assert process.killed
