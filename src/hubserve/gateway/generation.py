@@ -62,13 +62,13 @@ def bound_model(services: Services, requested: str | None, url_model: str | None
 class Generator:
     """A generation model as the dialect services see it: one leased replica, one runner call per request."""
 
-    def __init__(self, model: str, lease: Lease, meter: Meter, drain: Drain | None = None) -> None:
+    def __init__(self, model: str, lease: Lease, meter: Meter, drain: Drain) -> None:
         info = lease.generation
         assert info is not None
         self.model = model  # the name the client asked for (an alias stays an alias)
         self._lease = lease
         self._meter = meter
-        self._drain = drain or Drain(0.0)
+        self._drain = drain
         self.context_length = info.context_length
 
     async def generate(

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hubserve.errors import (
     HubserveError,
@@ -47,6 +47,7 @@ from hubserve.types.names import ModelId
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+T = TypeVar("T")
 GATEWAY_OVERHEAD_S = 0.02  # handing the runner the model and measuring it (measured: 10-25 ms)
 
 
@@ -146,26 +147,21 @@ class Lease:
 
     async def encode(self, call: EncodeCall, *, batch_key: str | None = None) -> Any:
         """Run a prepared encoder call; ``batch_key`` (model@revision) groups calls that may share a batch."""
-        try:
-            return await self._batcher.run(self.replica.runner, batch_key or self.model, call)
-        except RunnerCrashed as exc:
-            if not exc.unsent:
-                raise
-            await self._move(exc)
-        return await self._batcher.run(self.replica.runner, batch_key or self.model, call)
+        return await self._on_runner(lambda runner: self._batcher.run(runner, batch_key or self.model, call))
 
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation on this replica."""
+        return await self._on_runner(lambda runner: runner.generate(call))
+
+    async def _on_runner(self, work: Callable[[Runner], Awaitable[T]]) -> T:
+        """Run ``work`` on the replica's runner; once more on its replacement if the call never reached it."""
         try:
-            return await self.replica.runner.generate(call)
+            return await work(self.replica.runner)
         except RunnerCrashed as exc:
             if not exc.unsent:
                 raise
-            await self._move(exc)
-        return await self.replica.runner.generate(call)
-
-    async def _move(self, error: RunnerCrashed) -> None:
-        self.replica = await self._scheduler._replace(self._res, self.replica, self._hold_s, error)
+            self.replica = await self._scheduler._replace(self._res, self.replica, self._hold_s, exc)
+        return await work(self.replica.runner)
 
 
 def exit_reason(code: int) -> str:
