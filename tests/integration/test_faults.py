@@ -27,7 +27,8 @@ WAIT = {"X-Wait-For-Model": "true"}
 def watched(hub_home: Path) -> Iterator[str]:
     """A server whose runners are health-checked twice a second and restarted 0.2 s after a crash.
 
-    The tests share it, in random order: each counts its own restarts. A call gets 10 s: out of memory, a worker thread may die without a word, and only the deadline ends it.
+    The tests share it, in random order: each counts its own restarts. A call gets 10 s: out of memory, a
+    worker thread may die without a word, and only the deadline ends it.
     """
     with running_server(
         hub_home,
