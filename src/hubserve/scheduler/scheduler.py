@@ -430,10 +430,11 @@ class Scheduler:
             if replica in res.replicas:
                 res.replicas.remove(replica)
             if not res.stopping:
-                with contextlib.suppress(Exception):
-                    await replica.runner.stop()  # its connections and socket file; the process is gone
+                # Before any await: a request let in meanwhile would find the model ready with no replica.
                 if self._models.get(res.model) is res:
                     self._after_crash(res, reason or exit_reason(code))
+                with contextlib.suppress(Exception):
+                    await replica.runner.stop()  # its connections and socket file; the process is gone
         finally:
             exit_code.cancel()
             replica.exited.set()

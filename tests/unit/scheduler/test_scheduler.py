@@ -183,6 +183,21 @@ async def test_crash_is_noticed_and_the_model_restarts_after_its_backoff(tmp_pat
     await use(scheduler, A)
 
 
+async def test_a_request_while_a_crashed_runner_is_cleaned_up_gets_the_cold_start_answer(
+    tmp_path, clock, starter
+) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await use(scheduler, A)
+    runner = starter.runners["t/a"]
+    runner.stop_s = 0.5  # closing the dead runner's connections takes a while
+    runner.kill()
+    await asyncio.sleep(0.01)  # the watch has seen the exit and is cleaning up
+    with pytest.raises(ModelLoading):  # not a crash of the gateway: the model is not ready
+        async with scheduler.lease(A):
+            pass
+    assert scheduler.ps()[0]["state"] == "restarting"
+
+
 async def test_backoff_doubles_then_the_model_is_marked_failed_and_retried_later(
     tmp_path, clock, starter
 ) -> None:
