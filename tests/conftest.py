@@ -25,7 +25,7 @@ from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
 from tests import tiny_models
 
-TINY_KINDS = ("embed", "cls", "nli", "ner", "mlm", "qa")
+TINY_KINDS = ("embed", "cls", "nli", "ner", "mlm", "qa", "rerank")
 TINY_LMS = ("llama", "gpt2")
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 RAMPART = "arcjet/sensitive-info-rampart"

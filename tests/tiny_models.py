@@ -56,7 +56,7 @@ def _save_tokenizer(folder: Path) -> None:
 
 
 def build(kind: str, folder: Path, seed: int = 0) -> Path:
-    """Save one tiny model of ``kind`` (embed, cls, nli, ner, mlm, qa) under ``folder``."""
+    """Save one tiny model of ``kind`` (embed, cls, nli, ner, mlm, qa, rerank) under ``folder``."""
     import torch
     import transformers
 
@@ -69,14 +69,19 @@ def build(kind: str, folder: Path, seed: int = 0) -> Path:
         "ner": ("BertForTokenClassification", {**_labels(NER_LABELS), "max_position_embeddings": 256}),
         "mlm": ("BertForMaskedLM", {}),
         "qa": ("BertForQuestionAnswering", {}),
+        # A cross-encoder: one relevance logit per (query, document) pair.
+        "rerank": ("BertForSequenceClassification", {**_labels(["LABEL_0"]), "max_position_embeddings": 128}),
     }
     class_name, extra = classes[kind]
     model = getattr(transformers, class_name)(_config(**extra)).eval()
-    _sharpen_head(model)
+    if kind != "rerank":  # a reranker's scores should spread, not saturate at 0 and 1
+        _sharpen_head(model)
     model.save_pretrained(str(folder))
     _save_tokenizer(folder)
     if kind == "embed":
         _sentence_transformers_files(folder)
+    if kind == "rerank":
+        _cross_encoder_files(folder)
     return folder
 
 
@@ -106,6 +111,13 @@ def _sentence_transformers_files(folder: Path) -> None:
     (folder / "config_sentence_transformers.json").write_text(
         json.dumps({"prompts": {"query": "what is ", "passage": ""}, "default_prompt_name": None})
     )
+
+
+def _cross_encoder_files(folder: Path) -> None:
+    """Save the model again as sentence-transformers' CrossEncoder, in that library's own layout."""
+    from sentence_transformers import CrossEncoder
+
+    CrossEncoder(str(folder), device="cpu").save(str(folder))
 
 
 CHAT_TEMPLATE = (

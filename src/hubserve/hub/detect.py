@@ -9,6 +9,7 @@ from typing import Any
 
 from hubserve.errors import ImportFailed
 from hubserve.types.manifest import ModelFormat
+from hubserve.types.task_names import TASK_ALIASES
 
 WEIGHT_SUFFIXES: dict[str, ModelFormat] = {
     ".safetensors": "transformers",
@@ -29,6 +30,8 @@ ARCHITECTURE_TASKS: dict[str, list[str]] = {
     "Model": ["feature-extraction", "sentence-similarity"],
 }
 EMBEDDING_TASKS = ["feature-extraction", "sentence-similarity", "zero-shot-classification"]
+# A cross-encoder: one relevance logit per (query, document) pair; its head still classifies.
+RERANK_TASKS = ["text-ranking", "text-classification"]
 
 # Phrases in a LICENSE file → SPDX-style id as the Hub writes it.
 LICENSE_PHRASES: dict[str, str] = {
@@ -63,7 +66,10 @@ def detect_tasks(folder: Path, explicit: str | None, supported: set[str]) -> lis
     config = read_json(folder / "config.json")
     inferred = ["text-generation"] if any(folder.glob("*.gguf")) else _tasks_from_config(folder, config)
     tag = config.get("pipeline_tag") or _readme_field(folder, "pipeline_tag")
+    if tag == "text-classification" and inferred[:1] == ["text-ranking"]:
+        tag = "text-ranking"  # rerankers tagged before the Hub had text-ranking (BAAI/bge-reranker-base)
     first = explicit or tag or (inferred[0] if inferred else None)
+    first = TASK_ALIASES.get(first or "", first)
     if first is None:
         raise ImportFailed(
             f"Cannot tell the task of {folder}: add pipeline_tag to config.json or pass --task "
@@ -103,7 +109,23 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def is_cross_encoder(folder: Path, config: dict[str, Any]) -> bool:
+    """A sentence-transformers CrossEncoder, or a sequence-classification head with one label."""
+    saved = read_json(folder / "config_sentence_transformers.json")
+    if saved.get("model_type") == "CrossEncoder":  # sentence-transformers >= 5
+        return True
+    if "sbert_ce_default_activation_function" in config or "activation_fn" in (
+        config.get("sentence_transformers") or {}
+    ):
+        return True  # CrossEncoder configs of sentence-transformers < 4 and 4.x
+    heads = [str(a) for a in config.get("architectures") or []]
+    labels = config.get("id2label") or {}
+    return any(a.endswith("ForSequenceClassification") for a in heads) and len(labels) == 1
+
+
 def _tasks_from_config(folder: Path, config: dict[str, Any]) -> list[str]:
+    if is_cross_encoder(folder, config):
+        return list(RERANK_TASKS)
     if (folder / "modules.json").is_file():
         return list(EMBEDDING_TASKS)
     tasks: list[str] = []

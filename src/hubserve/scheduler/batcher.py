@@ -48,18 +48,20 @@ BATCHABLE = {
     "text-classification": False,
     "token-classification": True,
     "fill-mask": True,
+    "text-ranking": False,
 }
 
 
 @dataclass
 class _Item:
-    inputs: list[str]
+    inputs: list[Any]  # texts, pairs of texts, or token-id lists (see _texts)
     single: bool
     future: asyncio.Future[Any]
 
     @property
     def longest(self) -> int:
-        return max(len(x) for x in self.inputs)
+        """The longest input in characters; a pair counts both texts, a token id three characters."""
+        return max(_characters(x) for x in self.inputs)
 
 
 @dataclass
@@ -262,7 +264,24 @@ def _fail(group: list[_Item], exc: BaseException) -> None:
 
 
 def _texts(inputs: Any) -> bool:
-    return isinstance(inputs, list) and bool(inputs) and all(isinstance(x, str) for x in inputs)
+    """A list whose items are each one input: a text, a pair of texts, or token ids."""
+    return isinstance(inputs, list) and bool(inputs) and all(_one_input(x) for x in inputs)
+
+
+def _one_input(item: Any) -> bool:
+    if isinstance(item, str):
+        return True
+    if not isinstance(item, list) or not item:
+        return False
+    return all(isinstance(x, str) for x in item) or all(isinstance(x, int) for x in item)
+
+
+def _characters(item: str | list[Any]) -> int:
+    if isinstance(item, str):
+        return len(item)
+    if isinstance(item[0], str):
+        return sum(len(x) for x in item)
+    return 3 * len(item)
 
 
 def _tokens(chars: int) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -152,9 +154,14 @@ def text_list(inputs: Any, ctx: CallContext, *, field: str = "inputs") -> tuple[
 
 
 def tokenize(
-    model: LoadedEncoder, texts: list[str], *, truncate: bool, pairs: list[str] | None = None, **extra: Any
+    model: LoadedEncoder,
+    texts: Sequence[str | tuple[str, str]],
+    *,
+    truncate: bool,
+    pairs: list[str] | None = None,
+    **extra: Any,
 ) -> Any:
-    """Tokenize a padded batch; an over-long input is an error unless truncation was asked for."""
+    """A padded batch of texts, or of pairs (tuples, or ``pairs``); too long is an error unless truncated."""
     encoding = model.tokenizer(
         texts,
         pairs,
@@ -164,14 +171,30 @@ def tokenize(
         return_tensors="np",
         **extra,
     )
-    length = int(encoding["input_ids"].shape[1])
+    check_length(model, int(encoding["input_ids"].shape[1]))
+    return encoding
+
+
+@contextmanager
+def truncating_from(model: LoadedEncoder, direction: str) -> Iterator[None]:
+    """Meanwhile the model's tokenizer cuts over-long inputs from ``direction`` (left/right, any case)."""
+    tokenizer = model.tokenizer
+    side = tokenizer.truncation_side
+    tokenizer.truncation_side = direction.lower()
+    try:
+        yield
+    finally:
+        tokenizer.truncation_side = side
+
+
+def check_length(model: LoadedEncoder, length: int) -> None:
+    """An input of ``length`` tokens that the model cannot take is a 413, not a runtime error."""
     if length > model.max_length:
         raise InputTooLong(
             f"Input has {length} tokens; this model takes at most {model.max_length}. "
             "Shorten it, or pass truncate=true where the task allows it.",
             param="inputs",
         )
-    return encoding
 
 
 def softmax(x: Array, axis: int = -1) -> Array:

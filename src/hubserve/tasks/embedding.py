@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from hubserve.errors import UnknownOption
+from hubserve.errors import UnknownOption, ValidationFailed
 from hubserve.runtimes.base import Array, LoadedEncoder
-from hubserve.tasks.base import tokenize
+from hubserve.tasks.base import check_length, tokenize
 
 # Most inputs per forward. Measured on MiniLM, 2 cores, sentences of 6-20 words: equal sorted chunks of
 # at most 24 embed a batch of 32 8% faster than one forward of 32, as each chunk pads to a nearer length.
@@ -74,15 +74,31 @@ def _pooling_mode(folder: Path) -> str:
     return str(config.get("pooling_mode", "mean"))
 
 
-def apply_prompt(config: EmbeddingConfig, texts: list[str], prompt_name: str | None) -> list[str]:
-    """Prefix each text with the named prompt (or the model's default prompt)."""
+# One input to embed: a text, or token ids the caller already has (OpenAI's and TEI's token inputs).
+EmbedInput = str | list[int]
+
+
+def prompt_prefix(config: EmbeddingConfig, prompt_name: str | None) -> str:
+    """The named prompt (or the model's default prompt); empty when there is none."""
     name = prompt_name or config.default_prompt_name
     if name is None:
-        return texts
+        return ""
     if name not in config.prompts:
         valid = ", ".join(sorted(config.prompts)) or "none: this model defines no prompts"
         raise UnknownOption(f"Unknown prompt_name {name!r}; valid: {valid}", param="prompt_name")
-    return [config.prompts[name] + t for t in texts]
+    return config.prompts[name]
+
+
+def apply_prompt(config: EmbeddingConfig, texts: list[str], prompt_name: str | None) -> list[str]:
+    """Prefix each text with the named prompt (or the model's default prompt)."""
+    prefix = prompt_prefix(config, prompt_name)
+    return [prefix + t for t in texts] if prefix else texts
+
+
+def _prompted(config: EmbeddingConfig, inputs: list[EmbedInput], prompt_name: str | None) -> list[EmbedInput]:
+    """Texts get the prompt; token ids are the caller's own and go as they are."""
+    prefix = prompt_prefix(config, prompt_name)
+    return [prefix + x if isinstance(x, str) and prefix else x for x in inputs]
 
 
 def _cls(states: Array, mask: Array) -> Array:
@@ -147,22 +163,60 @@ class Tokenized:
     rows: list[list[int]]  # each chunk's positions in the caller's list
     encodings: list[Any]
 
+    def token_counts(self) -> Array:
+        """The tokens each input has (special ones included, padding not), in the caller's order."""
+        count = sum(len(rows) for rows in self.rows)
+        counts = np.zeros(count, dtype=np.float32)
+        for rows, encoding in zip(self.rows, self.encodings, strict=True):
+            counts[rows] = np.asarray(encoding["attention_mask"]).sum(axis=1)
+        return counts
+
 
 def tokenize_sorted(
-    model: LoadedEncoder, texts: list[str], *, truncate: bool, prompt_name: str | None = None
+    model: LoadedEncoder, inputs: list[EmbedInput], *, truncate: bool, prompt_name: str | None = None
 ) -> Tokenized:
     """Prompt, sort by length and tokenize in equal chunks of at most SUB_BATCH, at least one per thread.
 
     Sorting by length first keeps padding (wasted compute) small when a request mixes short and long texts;
     the sorted texts go in equal chunks, so 33 texts are two forwards of 17 and 16 rather than 32 and 1,
     and on a two-thread model 10 texts are two forwards of 5 and 50 are four of 12 or 13, run two at once.
+    Token-id inputs sort by their count, a text by its characters over three.
     """
-    prompted = apply_prompt(embedding_config(model), texts, prompt_name)
-    order = sorted(range(len(prompted)), key=lambda i: len(prompted[i]))
+    prompted = _prompted(embedding_config(model), inputs, prompt_name)
+    order = sorted(range(len(prompted)), key=lambda i: _length(prompted[i]))
     chunks = _chunk_count(len(order), model.parallel)
     rows = [order[part * len(order) // chunks : (part + 1) * len(order) // chunks] for part in range(chunks)]
-    encodings = [tokenize(model, [prompted[i] for i in chunk], truncate=truncate) for chunk in rows]
+    encodings = [_encode(model, [prompted[i] for i in chunk], truncate=truncate) for chunk in rows]
     return Tokenized(rows, encodings)
+
+
+def _length(item: EmbedInput) -> int:
+    return len(item) // 3 if isinstance(item, str) else len(item)
+
+
+def _encode(model: LoadedEncoder, chunk: list[EmbedInput], *, truncate: bool) -> Any:
+    """One padded batch; texts through the tokenizer, token ids as they are (cut if asked)."""
+    if all(isinstance(x, str) for x in chunk):
+        return tokenize(model, chunk, truncate=truncate)  # type: ignore[arg-type]
+    tokenizer = model.tokenizer
+    size = len(tokenizer)
+    rows: list[list[int]] = []
+    for item in chunk:
+        if isinstance(item, str):
+            ids = tokenizer(item, truncation=truncate, max_length=model.max_length if truncate else None)
+            row = list(ids["input_ids"])
+        else:
+            bad = next((i for i in item if i >= size), None)
+            if bad is not None:
+                raise ValidationFailed(
+                    f"Token id {bad} is outside the vocabulary (size {size})", param="inputs"
+                )
+            row = list(item)
+        if len(row) > model.max_length and truncate:
+            row = row[-model.max_length :] if tokenizer.truncation_side == "left" else row[: model.max_length]
+        check_length(model, len(row))
+        rows.append(row)
+    return tokenizer.pad({"input_ids": rows}, padding=True, return_tensors="np", return_attention_mask=True)
 
 
 def _chunk_count(texts: int, threads: int) -> int:
@@ -193,7 +247,7 @@ def embed_tokenized(model: LoadedEncoder, tokenized: Tokenized, *, normalize: bo
 
 def embed(
     model: LoadedEncoder,
-    texts: list[str],
+    texts: list[EmbedInput],
     *,
     truncate: bool,
     normalize: bool | None = None,

@@ -11,9 +11,12 @@ from hubserve.tasks.fill_mask import FillMask
 from hubserve.tasks.question_answering import QuestionAnswering
 from hubserve.tasks.sentence_similarity import SentenceSimilarity
 from hubserve.tasks.text_classification import TextClassification
+from hubserve.tasks.text_ranking import TextRanking
 from hubserve.tasks.token_classification import TokenClassification
+from hubserve.tasks.tokens import Decode, Tokenize
 from hubserve.tasks.zero_shot_classification import ZeroShotClassification
 from hubserve.types.manifest import Manifest
+from hubserve.types.task_names import TASK_ALIASES
 
 TASKS: dict[str, Task[Any]] = {
     task.name: task
@@ -25,8 +28,13 @@ TASKS: dict[str, Task[Any]] = {
         ZeroShotClassification(),
         FillMask(),
         QuestionAnswering(),
+        TextRanking(),
+        Tokenize(),
+        Decode(),
     )
 }
+# Calls on any encoder's tokenizer (TEI's /tokenize and /decode): no model is imported for them.
+TOKENIZER_TASKS = frozenset({Tokenize.name, Decode.name})
 
 
 # Tasks served by the generation engine rather than an encoder task module.
@@ -34,8 +42,8 @@ GENERATION_TASKS = frozenset({"text-generation"})
 
 
 def supported_tasks() -> set[str]:
-    """Names of every task hubserve can serve."""
-    return set(TASKS) | GENERATION_TASKS
+    """Names of every task a model can be imported for."""
+    return (set(TASKS) - TOKENIZER_TASKS) | GENERATION_TASKS
 
 
 def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) -> Task[Any]:
@@ -46,7 +54,8 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
     for one of them only through the shape of ``inputs`` and ``parameters``.
     """
     if requested is not None:
-        if requested not in TASKS:
+        requested = TASK_ALIASES.get(requested, requested)
+        if requested not in TASKS or requested in TOKENIZER_TASKS:
             raise TaskNotSupported(
                 f"Unknown task {requested!r}; valid: {', '.join(sorted(supported_tasks()))}"
             )
@@ -56,6 +65,9 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
             )
         return TASKS[requested]
     tasks = set(manifest.tasks)
+    if TextRanking.name in tasks:  # a cross-encoder: a query and its texts rank; texts and pairs classify
+        ranks = _is_ranking(envelope.inputs) or TextClassification.name not in tasks
+        return TASKS[TextRanking.name if ranks else TextClassification.name]
     if "zero-shot-classification" in tasks and "candidate_labels" in (envelope.parameters or {}):
         return TASKS["zero-shot-classification"]
     if {"feature-extraction", "sentence-similarity"} <= tasks:
@@ -63,3 +75,8 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
         is_pair = isinstance(inputs, dict) and "source_sentence" in inputs
         return TASKS["sentence-similarity" if is_pair else "feature-extraction"]
     return TASKS[manifest.pipeline_tag]
+
+
+def _is_ranking(inputs: Any) -> bool:
+    """An object that is not a text pair: TEI's ``{query, texts}``, or ``{source_sentence, sentences}``."""
+    return isinstance(inputs, dict) and "text" not in inputs

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from hubserve.errors import ValidationFailed
 from hubserve.runtimes.base import Array, LoadedEncoder
 from hubserve.tasks.base import (
     CallContext,
@@ -19,6 +20,12 @@ from hubserve.tasks.base import (
     softmax,
     text_list,
     tokenize,
+    truncating_from,
+)
+
+_INPUTS = (
+    '`inputs` must be a string, {"text": str, "text_pair": str}, or a list of strings, '
+    '["text", "text_pair"] pairs and such objects'
 )
 
 
@@ -38,6 +45,8 @@ class TextClassificationParams(StrictParams):
 
     top_k: int | None = Field(default=None, ge=1)
     function_to_apply: Literal["sigmoid", "softmax", "none"] | None = None
+    truncate: bool = False
+    truncation_direction: Literal["left", "right", "Left", "Right"] = "right"
 
 
 def default_function(config: dict[str, Any], num_labels: int) -> str:
@@ -61,13 +70,42 @@ class TextClassification(Task[TextClassificationParams]):
     params_model = TextClassificationParams
 
     def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """A string or a list of strings."""
-        return text_list(inputs, ctx)
+        """Texts, or pairs of texts (an NLI premise and hypothesis, a query and a passage).
+
+        A pair is ``{"text", "text_pair"}`` (transformers' pipeline) or, inside a list,
+        ``["text", "text_pair"]`` (TEI's predict); it becomes ``[text, text_pair]``.
+        """
+        if isinstance(inputs, dict):
+            return [_pair(inputs)], True
+        if not isinstance(inputs, list) or all(isinstance(x, str) for x in inputs):
+            return text_list(inputs, ctx)
+        items = [x if isinstance(x, str) else _pair(x) for x in inputs]
+        text_list([x if isinstance(x, str) else x[0] for x in items], ctx)  # their count, and the lone texts
+        return items, False
 
     def run(self, model: LoadedEncoder, request: Prepared[TextClassificationParams]) -> Any:
         """Score each input; one inner list per input."""
-        logits = model.forward(tokenize(model, request.inputs, truncate=False))["logits"]
+        p = request.params
+        batch = [x if isinstance(x, str) else (x[0], x[1]) for x in request.inputs]
+        with truncating_from(model, p.truncation_direction):
+            encoding = tokenize(model, batch, truncate=p.truncate)
+        logits = model.forward(encoding)["logits"]
         labels = id2label(model.config)
         fn = request.params.function_to_apply or default_function(model.config, logits.shape[-1])
         scores = SCORE_FUNCTIONS[fn](logits.astype(np.float64))
         return [ranked(row, labels, request.params.top_k) for row in scores]
+
+
+def _pair(item: Any) -> str | list[str]:
+    """``{"text", "text_pair"}`` or ``[text, text_pair]`` as ``[text, text_pair]``; a lone text as itself."""
+    if isinstance(item, dict) and set(item) <= {"text", "text_pair"}:
+        parts = [item.get("text"), *([item["text_pair"]] if item.get("text_pair") is not None else [])]
+    elif isinstance(item, list) and len(item) in (1, 2):
+        parts = list(item)
+    else:
+        raise ValidationFailed(_INPUTS, param="inputs")
+    if not all(isinstance(t, str) for t in parts):
+        raise ValidationFailed(_INPUTS, param="inputs")
+    if not all(t.strip() for t in parts):
+        raise ValidationFailed("`inputs` must not contain empty strings", param="inputs")
+    return parts[0] if len(parts) == 1 else parts

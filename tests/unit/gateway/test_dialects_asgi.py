@@ -136,7 +136,10 @@ async def test_hf_sends_the_prepared_call_once_and_answers_in_its_shape(
     assert r.headers["x-model-id"] == CLS
     (call,) = backend.runners[CLS].encodes
     assert call == EncodeCall(
-        "text-classification", ["ab", "abcd"], {"top_k": 1, "function_to_apply": None}, False
+        "text-classification",
+        ["ab", "abcd"],
+        {"top_k": 1, "function_to_apply": None, "truncate": False, "truncation_direction": "right"},
+        False,
     )
 
 

@@ -51,7 +51,7 @@ def test_batch_equals_single(hub) -> None:
         ([], None),
         ([""], None),
         (["ok", 3], None),
-        ({"text": "x"}, None),
+        ({"text_pair": "x"}, None),  # a pair needs its text
         ("fine", {"top_k": 0}),
         ("fine", {"function_to_apply": "tanh"}),
         ("fine", {"bogus": 1}),
@@ -65,3 +65,46 @@ def test_bad_input_is_a_validation_error(hub, inputs: Any, params: dict[str, Any
 def test_over_long_input_is_refused(hub) -> None:
     with pytest.raises(InputTooLong, match="at most 64"):
         run_task(hub, MODEL, "text-classification", "pizza " * 200)
+
+
+def test_pairs_match_transformers_pipeline(hub, reference) -> None:
+    pair = {"text": "i love pizza", "text_pair": "the weather is terrible"}
+    ours = run_task(hub, "test/tiny-nli", "text-classification", pair)
+    ref = reference("text-classification", "nli")(pair, top_k=None)
+    assert [(r["label"], r["score"]) for r in ours[0]] == _pairs(ref)
+    mixed = run_task(
+        hub, "test/tiny-nli", "text-classification", [[pair["text"], pair["text_pair"]], "i love pizza"]
+    )
+    assert mixed[0] == ours[0]
+    assert mixed[1] == run_task(hub, "test/tiny-nli", "text-classification", "i love pizza")[0]
+
+
+def test_truncation_is_asked_for(hub) -> None:
+    long_text = " ".join(["pizza"] * 100)
+    with pytest.raises(InputTooLong):
+        run_task(hub, MODEL, "text-classification", long_text)
+    right = run_task(hub, MODEL, "text-classification", long_text, {"truncate": True})
+    left = run_task(
+        hub,
+        MODEL,
+        "text-classification",
+        "i love " + long_text,
+        {"truncate": True, "truncation_direction": "left"},
+    )
+    assert len(right[0]) == len(left[0]) == 2
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"text": "a", "text_pair": ""},
+        {"text": 3},
+        {"txt": "a"},
+        [["a", "b", "c"]],
+        [["a", 1]],
+        [{"text": "a", "x": 1}],
+    ],
+)
+def test_bad_pairs(hub, inputs: object) -> None:
+    with pytest.raises(ValidationFailed):
+        run_task(hub, MODEL, "text-classification", inputs)
