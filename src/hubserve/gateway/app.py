@@ -18,6 +18,8 @@ from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
 from hubserve.gateway.hubapi.routes import router as hubapi_router
 from hubserve.gateway.openai.routes import router as openai_router
+from hubserve.gateway.rerank.routes import router as rerank_router
+from hubserve.gateway.tei.routes import router as tei_router
 from hubserve.gateway.tgi.routes import router as tgi_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -38,11 +40,13 @@ def build_gateway(settings: Settings, lifespan: Lifespan, drain: Drain | None = 
         openapi_url=None,
     )
     install_error_handlers(app)
-    app.include_router(hf_router)  # the gateway's front serves their POSTs (hf.lane)
+    app.include_router(hf_router)  # the gateway's front serves their POSTs (gateway.lane)
     app.include_router(admin_router)
     app.include_router(hubapi_router)
     app.include_router(accounts_router)
     app.include_router(openai_router)
     app.include_router(tgi_router)
+    app.include_router(tei_router)
+    app.include_router(rerank_router)
     install_docs(app, settings)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -55,11 +56,22 @@ def error_headers(error: HubserveError) -> dict[str, str]:
     return {**error.headers, "X-Error-Type": error.error_type}
 
 
+def tei_error_type(error: HubserveError) -> str:
+    """TEI's ``error_type`` (router/src/http/types.rs ``ErrorType``) for a hubserve error."""
+    if error.status_code == 429:
+        return "Overloaded"
+    if error.status_code == 503:
+        return "Unhealthy"
+    return "Backend" if error.status_code >= 500 else "Validation"
+
+
 class Dialect(StrEnum):
-    """The error body a route speaks; OpenAI's routes carry its name as their tag."""
+    """The error body a route speaks; a route that is not HF's carries its dialect's name as a tag."""
 
     HF = "hf"
     OPENAI = "openai"
+    TEI = "tei"  # {"error", "error_type"} with TEI's type names
+    COHERE = "cohere"  # {"message"}, as Cohere's and Jina's rerank answer
 
 
 def dialect_of(request: Request) -> Dialect:
@@ -67,15 +79,24 @@ def dialect_of(request: Request) -> Dialect:
 
     A request no route matched gets HF's.
     """
-    route = request.scope.get("route")
-    return Dialect.OPENAI if Dialect.OPENAI in getattr(route, "tags", ()) else Dialect.HF
+    return dialect_of_tags(getattr(request.scope.get("route"), "tags", ()))
+
+
+def dialect_of_tags(tags: Sequence[str]) -> Dialect:
+    """The dialect a route's tags name; HF's when they name none."""
+    return next((d for d in (Dialect.OPENAI, Dialect.TEI, Dialect.COHERE) if d in tags), Dialect.HF)
 
 
 def error_response(error: HubserveError, dialect: Dialect = Dialect.HF) -> JSONResponse:
     """The response for a hubserve error, in the dialect of the route it happened on."""
     headers = error_headers(error)
+    body: dict[str, Any]
     if dialect is Dialect.OPENAI:
         body, status = openai_error_body(error), openai_status(error)
+    elif dialect is Dialect.TEI:
+        body, status = {"error": error.message, "error_type": tei_error_type(error)}, error.status_code
+    elif dialect is Dialect.COHERE:
+        body, status = {"message": error.message}, error.status_code
     else:
         body, status = hf_body(error), error.status_code
     if isinstance(error, ModelLoading):  # HF's cold-start field; OpenAI clients ignore a key they don't know
@@ -83,7 +104,7 @@ def error_response(error: HubserveError, dialect: Dialect = Dialect.HF) -> JSONR
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def crash_response(request: Request, exc: Exception) -> JSONResponse:
+def crash_response(request: Request, exc: Exception, dialect: Dialect | None = None) -> JSONResponse:
     """Log an unhandled error with its traceback; the client gets a 500 that gives nothing away.
 
     The database going away (unreachable, or a SQLite file locked past the timeout) is no crash: 503.
@@ -91,7 +112,7 @@ def crash_response(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, OperationalError | InterfaceError):
         log.error("the accounts database is unavailable: %s", exc.orig)
         error = DatabaseUnavailable("The accounts database is unavailable; retry in a few seconds")
-        return error_response(error, dialect_of(request))
+        return error_response(error, dialect or dialect_of(request))
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(
         {"error": "Internal server error"}, status_code=500, headers={"X-Error-Type": "internal"}

@@ -13,8 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.drain import Drain
-from hubserve.gateway.hf.lane import InferenceLane
 from hubserve.gateway.http_methods import MethodsMiddleware
+from hubserve.gateway.lane import InferenceLane
 from hubserve.gateway.metering import MeteringMiddleware
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,8 @@ class Gateway(FastAPI):
     """FastAPI, whose HTTP requests pass a lean front before FastAPI's own per-request stack.
 
     FastAPI wraps every request in its error, telemetry and body-size middlewares before routing it.
-    The HF inference POSTs, most of the traffic, skip all that (``hf.lane``); metering and the body
-    limit wrap both them and everything else, which goes on to FastAPI unchanged.
+    The HF inference POSTs, most of the traffic, and OpenAI's embeddings skip all that (``lane``);
+    metering and the body limit wrap both them and everything else, which goes on to FastAPI unchanged.
     """
 
     def __init__(

@@ -32,3 +32,6 @@ class ModelCatalog(Protocol):
 
     def model_config(self, model_id: ModelId) -> dict[str, Any]:
         """The model's ``config.json`` ({} when it has none)."""
+
+    def files_dir(self, model_id: ModelId) -> Path:
+        """The folder holding the repo's files."""

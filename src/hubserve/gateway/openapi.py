@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from hubserve.gateway.errors import TGI_ERROR_TYPES, Dialect
+from hubserve.gateway.errors import TGI_ERROR_TYPES, Dialect, dialect_of_tags
 
 REF = "#/components/schemas/{model}"
 BEARER = "HTTPBearer"
@@ -74,23 +74,44 @@ _OPENAI_ERROR: dict[str, Any] = {
         }
     },
 }
+_TEI_ERROR: dict[str, Any] = {
+    "type": "object",
+    "title": "TEIError",
+    "description": "TEI's error body; X-Error-Type has hubserve's finer error type.",
+    "required": ["error", "error_type"],
+    "properties": {
+        "error": {"type": "string"},
+        "error_type": {"type": "string", "enum": ["Validation", "Overloaded", "Unhealthy", "Backend"]},
+    },
+}
+_COHERE_ERROR: dict[str, Any] = {
+    "type": "object",
+    "title": "CohereError",
+    "description": "Cohere's error body; X-Error-Type has hubserve's error type.",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+}
 _ESTIMATED_TIME = {
     "estimated_time": {"type": "number", "description": "Seconds until a loading model should be ready."}
 }
+# Each dialect's error body, by the prefix its schemas are named with.
+_DIALECT_ERRORS = {"HF": _HF_ERROR, "OpenAI": _OPENAI_ERROR, "TEI": _TEI_ERROR, "Cohere": _COHERE_ERROR}
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
-    "HFError": _HF_ERROR,
-    "HFUnavailable": {
-        **_HF_ERROR,
-        "title": "HFUnavailable",
-        "properties": {**_HF_ERROR["properties"], **_ESTIMATED_TIME},
-    },
-    "OpenAIError": _OPENAI_ERROR,
-    "OpenAIUnavailable": {
-        **_OPENAI_ERROR,
-        "title": "OpenAIUnavailable",
-        "properties": {**_OPENAI_ERROR["properties"], **_ESTIMATED_TIME},
-    },
+    name: schema
+    for prefix, body in _DIALECT_ERRORS.items()
+    for name, schema in (
+        (f"{prefix}Error", body),
+        (
+            f"{prefix}Unavailable",
+            {
+                **body,
+                "title": f"{prefix}Unavailable",
+                "properties": {**body["properties"], **_ESTIMATED_TIME},
+            },
+        ),
+    )
 }
+_SCHEMA_PREFIX = {Dialect.HF: "HF", Dialect.OPENAI: "OpenAI", Dialect.TEI: "TEI", Dialect.COHERE: "Cohere"}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -158,7 +179,8 @@ def build_schema(app: FastAPI, *, allow_anonymous: bool) -> dict[str, Any]:
 
 
 def _document_operation(operation: dict[str, Any], *, allow_anonymous: bool) -> None:
-    openai = Dialect.OPENAI in operation.get("tags", ())
+    dialect = dialect_of_tags(operation.get("tags", ()))
+    openai = dialect is Dialect.OPENAI
     responses: dict[str, Any] = operation["responses"]
     declared = {int(code) for code in responses if code[0] in "45"}
     for code in [c for c in responses if c[0] in "45"]:
@@ -166,7 +188,7 @@ def _document_operation(operation: dict[str, Any], *, allow_anonymous: bool) -> 
     if openai and 422 in declared:
         declared = (declared - {422}) | {400}
     for status in sorted(declared):
-        name = ("OpenAI" if openai else "HF") + ("Unavailable" if status == 503 else "Error")
+        name = _SCHEMA_PREFIX[dialect] + ("Unavailable" if status == 503 else "Error")
         responses[str(status)] = {
             "description": ERROR_STATUSES[status],
             "content": {"application/json": {"schema": {"$ref": REF.format(model=name)}}},

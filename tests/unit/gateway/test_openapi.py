@@ -47,7 +47,9 @@ def test_every_operation_documents_its_errors_in_its_dialect(tmp_path: Path) -> 
     }
     assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's 422 shape is never sent
     for method, path, op in _operations(spec):
-        openai = "openai" in op.get("tags", [])
+        tags = op.get("tags", [])
+        openai = "openai" in tags
+        prefix = "OpenAI" if openai else "TEI" if "tei" in tags else "Cohere" if "cohere" in tags else "HF"
         errors = {code: r for code, r in op["responses"].items() if code[0] in "45"}
         if path == "/health":
             assert not errors and op["security"] == []
@@ -56,11 +58,14 @@ def test_every_operation_documents_its_errors_in_its_dialect(tmp_path: Path) -> 
         assert op["security"] == [{"HTTPBearer": []}, {}]  # anonymous use is on by default
         assert not (openai and "422" in errors), (method, path)  # OpenAI's routes answer 400 instead
         for code, response in errors.items():
-            name = ("OpenAI" if openai else "HF") + ("Unavailable" if code == "503" else "Error")
+            name = prefix + ("Unavailable" if code == "503" else "Error")
             schema = response["content"]["application/json"]["schema"]
             assert schema == {"$ref": f"#/components/schemas/{name}"}, (method, path, code)
     unavailable = spec["components"]["schemas"]["HFUnavailable"]["properties"]
     assert set(unavailable) == {"error", "error_type", "estimated_time"}
+    assert spec["components"]["schemas"]["TEIError"]["required"] == ["error", "error_type"]
+    assert spec["components"]["schemas"]["CohereError"]["required"] == ["message"]
+    assert {p for _, p, op in _operations(spec) if "tei" in op.get("tags", [])} >= {"/embed", "/rerank"}
     assert spec["components"]["schemas"]["OpenAIError"]["properties"]["error"]["required"] == [
         "message",
         "type",

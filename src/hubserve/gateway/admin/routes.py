@@ -11,6 +11,7 @@ from hubserve.accounts.principal import Scope
 from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.openapi import AUTHENTICATED, MODEL, QUERY, errors
 from hubserve.gateway.state import Services, services_dependency
+from hubserve.tasks.embedding import read_embedding_config
 from hubserve.types.names import ModelId
 
 router = APIRouter()
@@ -89,6 +90,21 @@ async def unload_model(namespace: str, name: str, admin: Admin, services: Servic
     return {"model": str(model_id), "was_loaded": await services.scheduler.unload(model_id)}
 
 
+def tei_model_type(services: Services, model_id: ModelId, task: str, config: dict[str, Any]) -> Any:
+    """TEI's ``model_type``: ``{"embedding": {pooling}}``, ``{"reranker": ...}`` or ``{"classifier": ...}``.
+
+    Models TEI does not serve keep transformers' own ``model_type`` string.
+    """
+    labels = {"id2label": config.get("id2label") or {}, "label2id": config.get("label2id") or {}}
+    if task == "text-ranking":
+        return {"reranker": labels}
+    if task == "text-classification":
+        return {"classifier": labels}
+    if task in ("feature-extraction", "sentence-similarity"):
+        return {"embedding": {"pooling": read_embedding_config(services.store.files_dir(model_id)).pooling}}
+    return config.get("model_type")
+
+
 def model_info(services: Services, model_id: ModelId) -> dict[str, Any]:
     """TEI-like ``/info`` fields for one model."""
     manifest = services.store.get(model_id)
@@ -97,7 +113,8 @@ def model_info(services: Services, model_id: ModelId) -> dict[str, Any]:
         "model_id": manifest.id,
         "model_sha": manifest.revision,
         "model_pipeline_tag": manifest.pipeline_tag,
-        "model_type": config.get("model_type"),
+        "model_type": tei_model_type(services, model_id, manifest.pipeline_tag, config),
+        "model_architecture": config.get("model_type"),
         "tasks": manifest.tasks,
         "format": manifest.format,
         "max_input_length": config.get("max_position_embeddings"),

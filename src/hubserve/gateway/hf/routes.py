@@ -4,7 +4,7 @@ Each also answers under ``/hf-inference``, the HF router's prefix that huggingfa
 model id (``{INFERENCE_PROXY_TEMPLATE}/models/{id}[/pipeline/{task}]``), and takes a bare ``name`` as
 well as ``namespace/name``.
 
-The gateway serves their POSTs from its front (``hf.lane``), ahead of FastAPI's router; the APIRouter
+The gateway serves their POSTs from its front (``gateway.lane``), ahead of FastAPI's router; the APIRouter
 keeps them in the OpenAPI schema and answers their other methods. Both end in ``serve``.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -13,24 +12,17 @@ from fastapi.responses import Response
 from hubserve.accounts.principal import Principal
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
+from hubserve.gateway.encoding import call_context, run_encoder
 from hubserve.gateway.generation import Generator, serve_generation
 from hubserve.gateway.json_body import read_inputs_body
-from hubserve.gateway.metering import meter_of
+from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
 from hubserve.gateway.textgen.protocol import GenerateRequest
 from hubserve.gateway.textgen.service import generate
-from hubserve.tasks.base import CallContext, Envelope, parse_model
+from hubserve.tasks.base import Envelope, parse_model
 from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
+from hubserve.tasks.text_ranking import TextRanking, ranked
 from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
-
-_HF_HUB_UA = re.compile(r"hf_hub/(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def call_context(request: Request, services: Services) -> CallContext:
-    """What the caller's headers tell us: the huggingface_hub version, if that is the client."""
-    match = _HF_HUB_UA.search(request.headers.get("user-agent", ""))
-    version = tuple(int(g or 0) for g in match.groups()) if match else None
-    return CallContext(hf_hub_version=version, max_batch_inputs=services.settings.max_batch_inputs)
 
 
 async def infer(
@@ -40,7 +32,7 @@ async def infer(
     started = time.perf_counter()
     meter = meter_of(request)
     admission = await services.access.admit(meter, principal, model, task=task_name, route="hf")
-    manifest, model_id = admission.manifest, admission.model_id
+    manifest = admission.manifest
     data = await read_inputs_body(request)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
         return await _generate(request, services, admission, data)
@@ -55,25 +47,30 @@ async def infer(
         "x-task": task.name,
         "x-compute-characters": str(_characters(envelope.inputs)),
     }
-    key = services.cache.key(str(model_id), manifest.revision, task.name, data)
-    result = services.cache.get(key) if options.use_cache else None
-    if result is not None:
-        meter.cache_hit = True
+    result = await run_encoder(services, admission, meter, task.to_call(prepared), options, key_body=data)
+    if meter.cache_hit:
         headers.update({"x-compute-type": "cache", "x-cache": "HIT"})
     else:
-        call = task.to_call(prepared)  # what the runner runs as it is: validated once, here
-        async with services.scheduler.lease(
-            model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s
-        ) as lease:
-            result = await lease.encode(call, batch_key=f"{model_id}@{manifest.revision}")
-        services.cache.put(key, result)
         headers.update({"x-compute-type": "cpu", "x-cache": "MISS"})
+    if task.name == TextRanking.name:
+        return _ranking_response(envelope.inputs, result, headers, started, meter)
     items = _input_items(envelope.inputs)
     meter.count(items, items if task.name == "feature-extraction" else _result_items(result), "items")
     if task.name == "zero-shot-classification" and not wants_list_shape(ctx):
         result = legacy_shape(prepared.inputs, result)
     headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
     return Response(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY), 200, headers, "application/json")
+
+
+def _ranking_response(
+    inputs: Any, rows: Any, headers: dict[str, str], started: float, meter: Meter
+) -> Response:
+    """``{query, texts}`` gets TEI's ranked list; the older ``{source_sentence, sentences}`` a score each."""
+    scores = [float(s) for s in rows[:, 0]]
+    meter.count(int(rows[:, 1].sum()), len(scores), "tokens")
+    result: Any = scores if "source_sentence" in inputs else ranked(scores, None)
+    headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
+    return Response(orjson.dumps(result), 200, headers, "application/json")
 
 
 async def _generate(

@@ -1,1 +1,1 @@
-"""The OpenAI dialect: ``/v1/chat/completions``, ``/v1/completions`` and ``/v1/models``."""
+"""The OpenAI dialect: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``, ``/v1/models``."""

@@ -18,6 +18,7 @@ from hubserve.gateway.errors import Dialect
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
+from hubserve.gateway.openai.embeddings import EmbeddingsRequest, serve_embeddings
 from hubserve.gateway.openai.protocol import BoundChatRequest, ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.openapi import AUTHENTICATED, INFERENCE, MODEL, errors, json_body, streaming
@@ -120,6 +121,12 @@ async def text_completions(request: Request, principal: Inferrer, services: Serv
     return await serve_generation(
         request, services, admission, _options(request, services, body.keep_alive), handler
     )
+
+
+@router.post("/v1/embeddings", responses=errors(*INFERENCE), openapi_extra=json_body(EmbeddingsRequest))
+async def create_embeddings(request: Request) -> Response:
+    """Embed the input with the model named in the body: floats, or base64 little-endian float32."""
+    return await serve_embeddings(request)
 
 
 def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:

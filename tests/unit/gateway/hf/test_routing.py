@@ -7,8 +7,8 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 
-from hubserve.gateway.hf.lane import Target, inference_target
 from hubserve.gateway.hf.routes import router
+from hubserve.gateway.lane import Target, inference_target
 
 VALUES = {"namespace": "org", "name": "model.v1", "task": "fill-mask"}
 

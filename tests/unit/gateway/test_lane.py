@@ -13,12 +13,12 @@ from starlette.requests import Request
 
 from hubserve.config import Settings
 from hubserve.errors import ModelLoading, ModelNotFound, PayloadTooLarge
+from hubserve.gateway import lane
 from hubserve.gateway.drain import Drain
-from hubserve.gateway.errors import install_error_handlers
+from hubserve.gateway.errors import Dialect, install_error_handlers
 from hubserve.gateway.front import Gateway
-from hubserve.gateway.hf import lane
-from hubserve.gateway.hf.lane import Target, inference_target
 from hubserve.gateway.hf.routes import router as hf_router
+from hubserve.gateway.lane import Target, inference_target
 from hubserve.server import create_app
 
 pytestmark = pytest.mark.anyio
@@ -38,9 +38,19 @@ async def fake_serve(request: Request, model: str | None, task: str | None) -> R
     )
 
 
+async def fake_embeddings(request: Request) -> Response:
+    body = await request.json()
+    if body.get("model") == "org/missing":
+        raise ModelNotFound("Model org/missing does not exist")
+    if body.get("model") == "org/broken":
+        raise RuntimeError("a bug")
+    return JSONResponse({"object": "list", "via_router": "router" in request.scope})
+
+
 @pytest.fixture
 async def client(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
     monkeypatch.setattr(lane, "serve", fake_serve)
+    monkeypatch.setitem(lane.EXACT_ROUTES, "/v1/embeddings", lane.ExactRoute(fake_embeddings, Dialect.OPENAI))
     app = Gateway(max_body_bytes=100, body_timeout_s=30.0, drain=Drain(0.0))
     install_error_handlers(app)
     app.include_router(hf_router)
@@ -96,6 +106,17 @@ async def test_errors_take_the_hf_dialect_and_crashes_get_the_internal_500(clien
     assert (r.status_code, r.json()) == (500, {"error": "Internal server error"})
     assert r.headers["x-error-type"] == "internal"
     assert "x-request-id" in r.headers
+
+
+async def test_openai_embeddings_run_from_the_lane_with_openai_errors(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/embeddings", json={"model": "org/name"})
+    assert r.json() == {"object": "list", "via_router": False}
+    r = await client.post("/v1/embeddings", json={"model": "org/missing"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+    r = await client.post("/v1/embeddings", json={"model": "org/broken"})
+    assert (r.status_code, r.headers["x-error-type"]) == (500, "internal")
+    r = await client.get("/v1/embeddings")  # not the lane's: FastAPI answers (this app has no such route)
+    assert (r.status_code, r.headers["x-error-type"]) == (404, "not_found")
 
 
 async def test_the_dialect_comes_from_the_route_not_the_paths_text(client: httpx.AsyncClient) -> None:
