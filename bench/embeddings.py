@@ -1,7 +1,8 @@
 """Embeddings throughput: hubserve over HTTP (64 concurrent clients) vs in-process references, same run.
 
 Run: ``python bench/embeddings.py [--requests N] [--clients C]``. hubserve is measured with one sentence
-per request from 64 connections by ``wrk`` (a C load generator: a Python client would take a whole core
+per request, on the HF route and on OpenAI's ``/v1/embeddings`` (base64, as openai-python asks), from
+64 connections by ``wrk`` (a C load generator: a Python client would take a whole core
 of this 2-core machine for itself), and with 32 sentences per request from an httpx client; both send
 the very sentences the references embed. The references embed them with the same MiniLM weights in this
 process: sentence-transformers at batch 1 and 32, and hubserve's own runtime (ONNX Runtime) at batch 32,
@@ -82,13 +83,21 @@ request = function()
   counter = counter + 1
   local headers = {["Content-Type"]="application/json", ["X-Use-Cache"]="false",
                    ["Authorization"]="Bearer %s"}
-  return wrk.format("POST", "/models/%s", headers, bodies[((counter - 1) %% #bodies) + 1])
+  return wrk.format("POST", "%s", headers, bodies[((counter - 1) %% #bodies) + 1])
 end
 """
+# What one sentence's request is on each route: HF's body, and the one openai-python's
+# ``embeddings.create`` sends by default (base64, which it decodes).
+ROUTES: dict[str, tuple[str, Any]] = {
+    "hf": (f"/models/{MODEL}", lambda text: {"inputs": text}),
+    "openai": ("/v1/embeddings", lambda text: {"model": MODEL, "input": text, "encoding_format": "base64"}),
+}
 
 
-def _wrk_run(url: str, texts: list[str], clients: int, seconds: int, token: str) -> dict[str, Any]:
-    """One sentence per request from ``clients`` keep-alive connections, for ``seconds``.
+def _wrk_run(
+    url: str, texts: list[str], clients: int, seconds: int, token: str, route: str = "hf"
+) -> dict[str, Any]:
+    """One sentence per request on ``route`` (see ROUTES) from ``clients`` connections, for ``seconds``.
 
     The requests cycle through ``texts``, the very sentences the in-process ceiling embeds, so both
     sides of the ratio do the same work (the cache is off, so repeats compute again).
@@ -98,8 +107,9 @@ def _wrk_run(url: str, texts: list[str], clients: int, seconds: int, token: str)
     import subprocess
     import tempfile
 
-    bodies = ",".join(f"[==[{json.dumps({'inputs': text})}]==]" for text in texts)
-    script = WRK_SCRIPT % (bodies, token, MODEL)
+    path, body = ROUTES[route]
+    bodies = ",".join(f"[==[{json.dumps(body(text))}]==]" for text in texts)
+    script = WRK_SCRIPT % (bodies, token, path)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
         lua.write(script)
         lua.flush()
@@ -112,6 +122,8 @@ def _wrk_run(url: str, texts: list[str], clients: int, seconds: int, token: str)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors and int(errors.group(1)):
+        raise RuntimeError(f"{errors.group(1)} requests on {path} failed: the rate would count errors")
     return {
         "sentences_per_s": round(rate, 1),
         "latency_p50_ms": round(float(p50.group(1)) * (1 if p50.group(2) == "ms" else 1000), 1)
@@ -222,23 +234,34 @@ class OwnRuntime:
 
 
 def _paired_rounds(url: str, clients: int, token: str, own: OwnRuntime) -> dict[str, Any]:
-    """HTTP and the ceiling measured back to back, round by round.
+    """HTTP on the HF and the OpenAI route, and the ceiling, measured back to back, round by round.
 
     This machine's speed drifts by ±10% over minutes; a ratio of two figures taken minutes apart
-    carries that drift, one of figures taken seconds apart mostly does not.
+    carries that drift, one of figures taken seconds apart mostly does not. The two routes swap places
+    each round, so neither always runs first.
     """
     rounds = []
-    for _ in range(PAIRED_ROUNDS):
-        http = _wrk_run(url, own.texts, clients, 8, token)["sentences_per_s"]
+    for index in range(PAIRED_ROUNDS):
+        http = {}
+        for route in ("hf", "openai") if index % 2 == 0 else ("openai", "hf"):
+            http[route] = _wrk_run(url, own.texts, clients, 8, token, route)["sentences_per_s"]
         ceiling = own.ceiling(passes=2)["sentences_per_s"]
         rounds.append(
             {
-                "http_sentences_per_s": http,
+                "hf_sentences_per_s": http["hf"],
+                "openai_sentences_per_s": http["openai"],
                 "ceiling_sentences_per_s": ceiling,
-                "ratio": round(http / ceiling, 2),
+                "ratio": round(http["hf"] / ceiling, 3),
+                "openai_ratio": round(http["openai"] / ceiling, 3),
+                "openai_vs_hf": round(http["openai"] / http["hf"], 3),
             }
         )
-    return {"rounds": rounds, "median_ratio": float(np.median([r["ratio"] for r in rounds]))}
+    return {
+        "rounds": rounds,
+        "median_ratio": float(np.median([r["ratio"] for r in rounds])),
+        "median_openai_ratio": float(np.median([r["openai_ratio"] for r in rounds])),
+        "median_openai_vs_hf": float(np.median([r["openai_vs_hf"] for r in rounds])),
+    }
 
 
 def _same_vectors(url: str, texts: list[str], headers: dict[str, str]) -> float:
@@ -271,6 +294,9 @@ def main() -> None:
         ).raise_for_status()
         results["min_cosine_vs_reference"] = round(_same_vectors(url, texts[:32], server.headers), 6)
         results["hubserve_http_1_per_request"] = _wrk_run(url, texts, args.clients, 10, server.token)
+        results["hubserve_openai_1_per_request"] = _wrk_run(
+            url, texts, args.clients, 10, server.token, "openai"
+        )
         results["hubserve_http_32_per_request"] = asyncio.run(
             _http_run(url, texts, args.clients, 32, server.headers)
         )
@@ -284,7 +310,11 @@ def main() -> None:
         results["hubserve_runtime_in_process_batch_32"]["sentences_per_s"],
     )
     results["in_process_ceiling_sentences_per_s"] = ceiling
-    for key in ("hubserve_http_1_per_request", "hubserve_http_32_per_request"):
+    for key in (
+        "hubserve_http_1_per_request",
+        "hubserve_openai_1_per_request",
+        "hubserve_http_32_per_request",
+    ):
         results[key]["ratio_vs_in_process_ceiling"] = round(results[key]["sentences_per_s"] / ceiling, 2)
         results[key]["ratio_vs_st_batch_32"] = round(
             results[key]["sentences_per_s"] / results["st_in_process_batch_32"]["sentences_per_s"], 2
