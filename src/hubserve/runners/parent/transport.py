@@ -118,9 +118,15 @@ class SocketTransport:
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
 
+    def _session(self) -> aiohttp.ClientSession:
+        """The open session; once closed (the runner was stopped), a call never reaches the runner."""
+        if self._http.closed:
+            raise TransportError("the connections to this runner are closed", unsent=True)
+        return self._http
+
     async def get(self, path: str, timeout_s: float) -> Reply:
         try:
-            async with asyncio.timeout(timeout_s), self._http.get(path) as response:
+            async with asyncio.timeout(timeout_s), self._session().get(path) as response:
                 content = await response.read()
                 return Reply(response.status, response.content_type, response.headers, content)
         except aiohttp.ClientError as exc:
@@ -128,7 +134,7 @@ class SocketTransport:
 
     async def post(self, path: str, body: bytes) -> Reply:
         try:
-            async with self._http.post(path, data=body, headers=_JSON) as response:
+            async with self._session().post(path, data=body, headers=_JSON) as response:
                 content = await response.read()
                 return Reply(response.status, response.content_type, response.headers, content)
         except aiohttp.ClientError as exc:
@@ -136,7 +142,7 @@ class SocketTransport:
 
     async def open(self, path: str, body: bytes) -> Stream:
         try:
-            response = await self._http.post(path, data=body, headers=_JSON)
+            response = await self._session().post(path, data=body, headers=_JSON)
         except aiohttp.ClientError as exc:
             raise _transport_error(exc) from exc
         return _SocketStream(response)

@@ -34,7 +34,7 @@ from hubserve.protocol import (
     header_line,
 )
 from hubserve.runners.parent.client import Deadlines, RunnerClient
-from hubserve.runners.parent.transport import Reply, TransportError
+from hubserve.runners.parent.transport import Reply, SocketTransport, TransportError
 from hubserve.types.generation import SamplingParams, TokenEvent
 
 pytestmark = pytest.mark.anyio
@@ -301,3 +301,18 @@ async def test_an_answer_that_is_not_the_protocol_kills_the_runner_and_is_runner
     with pytest.raises(RunnerCrashed, match="HTTP 500: Internal Server Error"):
         await client.encode(EncodeCall("fill-mask", ["x"]))
     assert process.killed
+
+
+async def test_a_call_after_the_transport_was_closed_is_unsent(tmp_path) -> None:
+    # A stopped runner's connections are closed while calls may still be on their way to it (the batcher
+    # sends a batch formed just before): such a call never reached the runner, so it may go to the next.
+    transport = SocketTransport(tmp_path / "runner.sock")
+    await transport.close()
+    for call in (
+        transport.post("/encode", b"{}"),
+        transport.get("/health", 1.0),
+        transport.open("/generate", b"{}"),
+    ):
+        with pytest.raises(TransportError) as error:
+            await call
+        assert error.value.unsent
