@@ -20,7 +20,7 @@ from hubserve.accounts.principal import Principal, Scope, anonymous
 from hubserve.accounts.ratelimit import RateLimiter, Tier
 from hubserve.accounts.store import AccountStore, now_utc
 from hubserve.accounts.tokens import PREFIX
-from hubserve.errors import BadRequest, Forbidden, ModelNotFound, RateLimited, Unauthorized
+from hubserve.errors import BadRequest, Forbidden, ModelNotFound, RateLimited, TaskNotSupported, Unauthorized
 from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.gateway.metering import Meter
 from hubserve.types.manifest import Manifest
@@ -44,6 +44,14 @@ class Admission:
     model_id: ModelId
     manifest: Manifest
     name: str
+
+    def require(self, task: str, *, param: str | None = None) -> None:
+        """A model that does not serve ``task`` is task_not_supported, naming what it does serve."""
+        if task not in self.manifest.tasks:
+            raise TaskNotSupported(
+                f"Model {self.model_id} does not serve {task}; it serves: {', '.join(self.manifest.tasks)}",
+                param=param,
+            )
 
 
 class AccessControl:

@@ -144,13 +144,18 @@ def text_list(inputs: Any, ctx: CallContext, *, field: str = "inputs") -> tuple[
         raise ValidationFailed(f"`{field}` must not be an empty list", param=field)
     else:
         raise ValidationFailed(f"`{field}` must be a string or a list of strings", param=field)
-    if len(items) > ctx.max_batch_inputs:
-        raise ValidationFailed(
-            f"`{field}` has {len(items)} items; at most {ctx.max_batch_inputs} per request", param=field
-        )
+    check_count(len(items), ctx, field)
     if any(not x.strip() for x in items):
         raise ValidationFailed(f"`{field}` must not contain empty strings", param=field)
     return items, single
+
+
+def check_count(count: int, ctx: CallContext, field: str = "inputs") -> None:
+    """A request of more inputs than the server takes at once is a 422."""
+    if count > ctx.max_batch_inputs:
+        raise ValidationFailed(
+            f"`{field}` has {count} items; at most {ctx.max_batch_inputs} per request", param=field
+        )
 
 
 def tokenize(

@@ -10,7 +10,15 @@ from pydantic import Field, model_validator
 
 from hubserve.errors import ValidationFailed
 from hubserve.runtimes.base import LoadedEncoder
-from hubserve.tasks.base import CallContext, Prepared, StrictParams, Task, text_list, truncating_from
+from hubserve.tasks.base import (
+    CallContext,
+    Prepared,
+    StrictParams,
+    Task,
+    check_count,
+    text_list,
+    truncating_from,
+)
 from hubserve.tasks.embedding import EmbedInput, Tokenized, embed_tokenized, l2_normalize, tokenize_sorted
 
 _INPUTS = (
@@ -57,11 +65,7 @@ class FeatureExtraction(Task[FeatureExtractionParams]):
         texts = [x for x in inputs if isinstance(x, str)]
         if texts:
             text_list(texts, ctx)  # the checks every text gets
-        if len(inputs) > ctx.max_batch_inputs:
-            raise ValidationFailed(
-                f"`inputs` has {len(inputs)} items; at most {ctx.max_batch_inputs} per request",
-                param="inputs",
-            )
+        check_count(len(inputs), ctx)
         items: list[EmbedInput] = [x if isinstance(x, str) else list(x) for x in inputs]
         return items, False
 

@@ -15,6 +15,7 @@ from hubserve.tasks.base import (
     Prepared,
     StrictParams,
     Task,
+    check_count,
     id2label,
     sigmoid,
     softmax,
@@ -27,6 +28,7 @@ _INPUTS = (
     '`inputs` must be a string, {"text": str, "text_pair": str}, or a list of strings, '
     '["text", "text_pair"] pairs and such objects'
 )
+_EMPTY = "`inputs` must not contain empty strings"
 
 
 def _identity(x: Array) -> Array:
@@ -80,7 +82,9 @@ class TextClassification(Task[TextClassificationParams]):
         if not isinstance(inputs, list) or all(isinstance(x, str) for x in inputs):
             return text_list(inputs, ctx)
         items = [x if isinstance(x, str) else _pair(x) for x in inputs]
-        text_list([x if isinstance(x, str) else x[0] for x in items], ctx)  # their count, and the lone texts
+        check_count(len(items), ctx)
+        if any(isinstance(x, str) and not x.strip() for x in items):
+            raise ValidationFailed(_EMPTY, param="inputs")
         return items, False
 
     def run(self, model: LoadedEncoder, request: Prepared[TextClassificationParams]) -> Any:
@@ -107,5 +111,5 @@ def _pair(item: Any) -> str | list[str]:
     if not all(isinstance(t, str) for t in parts):
         raise ValidationFailed(_INPUTS, param="inputs")
     if not all(t.strip() for t in parts):
-        raise ValidationFailed("`inputs` must not contain empty strings", param="inputs")
+        raise ValidationFailed(_EMPTY, param="inputs")
     return parts[0] if len(parts) == 1 else parts

@@ -6,7 +6,7 @@ from typing import Any
 
 from hubserve.errors import ValidationFailed
 from hubserve.runtimes.base import Head, LoadedEncoder
-from hubserve.tasks.base import CallContext, ParamsT, Prepared, StrictParams, Task, text_list
+from hubserve.tasks.base import CallContext, ParamsT, Prepared, StrictParams, Task, check_count, text_list
 from hubserve.tasks.embedding import apply_prompt, embedding_config
 from hubserve.types.manifest import Manifest
 
@@ -101,10 +101,7 @@ class Decode(TokenizerTask[DecodeParams]):
                 "`ids` must be a non-empty list of token ids (integers >= 0), or a list of such lists",
                 param="ids",
             )
-        if len(rows) > ctx.max_batch_inputs:
-            raise ValidationFailed(
-                f"`ids` has {len(rows)} lists; at most {ctx.max_batch_inputs}", param="ids"
-            )
+        check_count(len(rows), ctx, "ids")
         return rows, single
 
     def run(self, model: LoadedEncoder, request: Prepared[DecodeParams]) -> Any:

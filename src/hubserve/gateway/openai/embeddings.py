@@ -20,7 +20,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hubserve.accounts.principal import Principal, Scope
-from hubserve.errors import TaskNotSupported
 from hubserve.gateway.callers import authorize
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.encoding import call_context, run_encoder
@@ -65,12 +64,7 @@ async def embeddings(request: Request, services: Services, principal: Principal)
     admission = await services.access.admit(
         meter, principal, model, task=FeatureExtraction.name, route="openai"
     )
-    if FeatureExtraction.name not in admission.manifest.tasks:
-        raise TaskNotSupported(
-            f"Model {admission.model_id} does not make embeddings; "
-            f"it serves: {', '.join(admission.manifest.tasks)}",
-            param="model",
-        )
+    admission.require(FeatureExtraction.name, param="model")
     task = TASKS[FeatureExtraction.name]
     params = {
         "truncate": body.truncate,

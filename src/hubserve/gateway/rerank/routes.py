@@ -26,7 +26,7 @@ from hubserve.gateway.openapi import INFERENCE, errors, json_body
 from hubserve.gateway.ranking import rerank
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.base import parse_model
-from hubserve.tasks.text_ranking import RankingParams
+from hubserve.tasks.text_ranking import RankingParams, ranked
 
 router = APIRouter(tags=[Dialect.COHERE])
 ServicesDep = Annotated[Services, Depends(services_dependency)]
@@ -53,9 +53,8 @@ def document_text(document: str | dict[str, Any], rank_fields: list[str] | None,
     missing = [f for f in fields if not isinstance(document.get(f), str)]
     if missing:
         raise ValidationFailed(
-            f"documents[{index}] has no string field {missing[0]!r}; a document is a string or an object "
-            "with "
-            "'text' (or the fields rank_fields names)",
+            f"documents[{index}] has no string field {missing[0]!r}; a document is a string, or an "
+            "object with 'text' (or the fields rank_fields names)",
             param=f"documents.{index}",
         )
     if rank_fields is None:
@@ -76,10 +75,10 @@ async def _rerank(request: Request, principal: Inferrer, services: ServicesDep, 
     ranking = await rerank(
         services, admission, meter, options, call_context(request, services), body.query, texts, params
     )
-    order = sorted(range(len(texts)), key=lambda i: -ranking.scores[i])[: body.top_n]
     results = []
-    for i in order:
-        result: dict[str, Any] = {"index": i, "relevance_score": ranking.scores[i]}
+    for best in ranked(ranking.scores, None)[: body.top_n]:
+        i = best["index"]
+        result: dict[str, Any] = {"index": i, "relevance_score": best["score"]}
         if body.return_documents:
             document = body.documents[i]
             result["document"] = {"text": texts[i]} if isinstance(document, str) else document

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from hubserve.accounts.principal import Principal
-from hubserve.errors import TaskNotSupported, ValidationFailed
+from hubserve.errors import ValidationFailed
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.encoding import call_context, run_encoder
@@ -54,14 +54,6 @@ def _json(data: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), 200, headers, "application/json")
 
 
-def _require(admission: Admission, task: str) -> None:
-    if task not in admission.manifest.tasks:
-        raise TaskNotSupported(
-            f"Model {admission.model_id} does not serve {task}; "
-            f"it serves: {', '.join(admission.manifest.tasks)}"
-        )
-
-
 async def _run(
     request: Request, services: Services, admission: Admission, task_name: str, envelope: Envelope
 ) -> Any:
@@ -76,7 +68,7 @@ async def _embed(
     request: Request, services: Services, admission: Admission, data: dict[str, Any]
 ) -> Response:
     body = _parse(EmbedRequest, data)
-    _require(admission, "feature-extraction")
+    admission.require("feature-extraction")
     params = body.model_dump(exclude={"inputs"})
     params["truncate"] = bool(body.truncate)
     params["with_token_counts"] = True
@@ -108,7 +100,7 @@ async def _predict(
     request: Request, services: Services, admission: Admission, data: dict[str, Any]
 ) -> Response:
     body = _parse(PredictRequest, data)
-    _require(admission, "text-classification")
+    admission.require("text-classification")
     items, single = predict_inputs(body.inputs)
     params: dict[str, Any] = {
         "truncate": bool(body.truncate),
