@@ -198,6 +198,12 @@ def test_tei_tokenize_and_decode_round_trip(server: str) -> None:
     assert tei(server, "decode", {"ids": ids}).json() == [text]
     with_specials = tei(server, "decode", {"ids": [ids, ids[1:3]], "skip_special_tokens": False}).json()
     assert with_specials == [f"[CLS] {text} [SEP]", "my name"]
+    for body in ({"inputs": []}, {"inputs": 5}, {"inputs": ["a", ""]}, {"text": "a"}):
+        bad = tei(server, "tokenize", body)
+        assert bad.status_code == 422 and bad.json()["error_type"] == "Validation", body
+        assert bad.headers["x-error-type"] == "validation"
+    unknown = tei(server, "tokenize", {"inputs": "a", "prompt_name": "nope"})
+    assert unknown.status_code == 400 and unknown.headers["x-error-type"] == "unknown_option"
     for body in ({"ids": []}, {"ids": [1, -1]}, {"ids": ["a"]}, {"ids": [10**9]}):
         bad = tei(server, "decode", body)
         assert bad.status_code == 422 and bad.json()["error_type"] == "Validation", body
