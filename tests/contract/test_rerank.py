@@ -28,8 +28,16 @@ DOCS = [
 ]
 
 
-def tei_rerank(url: str, body: dict[str, Any], model: str = RERANK) -> httpx.Response:
-    return httpx.post(f"{url}/models/{model}/rerank", json=body, timeout=120)
+@pytest.fixture(scope="module")
+def http(admin_headers: dict[str, str]) -> Iterator[httpx.Client]:
+    """Calls as the session's administrator, whose tier is unlimited: these tests spend none of the shared
+    server's anonymous rate limit, whatever order the session runs its modules in."""
+    with httpx.Client(headers=admin_headers, timeout=120) as client:
+        yield client
+
+
+def tei_rerank(http: httpx.Client, url: str, body: dict[str, Any], model: str = RERANK) -> httpx.Response:
+    return http.post(f"{url}/models/{model}/rerank", json=body, timeout=120)
 
 
 def scores_of(answer: list[dict[str, Any]]) -> list[float]:
@@ -37,8 +45,8 @@ def scores_of(answer: list[dict[str, Any]]) -> list[float]:
     return [r["score"] for r in sorted(answer, key=lambda r: r["index"])]
 
 
-def test_tei_rerank_shape_and_order(server: str) -> None:
-    response = tei_rerank(server, {"query": QUERY, "texts": DOCS})
+def test_tei_rerank_shape_and_order(http: httpx.Client, server: str) -> None:
+    response = tei_rerank(http, server, {"query": QUERY, "texts": DOCS})
     assert response.status_code == 200, response.text
     assert response.headers["x-rerank-method"] == "cross-encoder"
     answer = response.json()
@@ -46,21 +54,21 @@ def test_tei_rerank_shape_and_order(server: str) -> None:
     assert all(set(r) == {"index", "score"} for r in answer)
     scores = [r["score"] for r in answer]
     assert scores == sorted(scores, reverse=True) and all(0 < s < 1 for s in scores)  # sigmoid, best first
-    with_text = tei_rerank(server, {"query": QUERY, "texts": DOCS, "return_text": True}).json()
+    with_text = tei_rerank(http, server, {"query": QUERY, "texts": DOCS, "return_text": True}).json()
     assert [r["text"] for r in with_text] == [DOCS[r["index"]] for r in answer]
-    raw = tei_rerank(server, {"query": QUERY, "texts": DOCS, "raw_scores": True}).json()
+    raw = tei_rerank(http, server, {"query": QUERY, "texts": DOCS, "raw_scores": True}).json()
     assert [r["index"] for r in raw] == [r["index"] for r in answer]  # sigmoid keeps the order
     for r, logit in zip(answer, (r["score"] for r in raw), strict=True):
         assert r["score"] == pytest.approx(1 / (1 + math.exp(-logit)), abs=1e-6)
 
 
-def test_batched_scores_equal_one_pair_at_a_time(server: str) -> None:
-    together = scores_of(tei_rerank(server, {"query": QUERY, "texts": DOCS}).json())
-    alone = [scores_of(tei_rerank(server, {"query": QUERY, "texts": [d]}).json())[0] for d in DOCS]
+def test_batched_scores_equal_one_pair_at_a_time(http: httpx.Client, server: str) -> None:
+    together = scores_of(tei_rerank(http, server, {"query": QUERY, "texts": DOCS}).json())
+    alone = [scores_of(tei_rerank(http, server, {"query": QUERY, "texts": [d]}).json())[0] for d in DOCS]
     assert together == pytest.approx(alone, abs=1e-5)
 
     async def at_once() -> list[list[float]]:  # many requests at once: the batcher merges their pairs
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(headers=http.headers, timeout=120) as client:
             responses = await asyncio.gather(
                 *(
                     client.post(
@@ -75,19 +83,17 @@ def test_batched_scores_equal_one_pair_at_a_time(server: str) -> None:
         assert pair == pytest.approx([alone[i % len(DOCS)], alone[0]], abs=1e-5)
 
 
-def test_long_documents_are_refused_or_cut_as_asked(server: str) -> None:
+def test_long_documents_are_refused_or_cut_as_asked(http: httpx.Client, server: str) -> None:
     long_doc = " ".join(["pizza"] * 200)
-    refused = tei_rerank(server, {"query": QUERY, "texts": [long_doc]})
+    refused = tei_rerank(http, server, {"query": QUERY, "texts": [long_doc]})
     assert refused.status_code == 413 and refused.json()["error_type"] == "Validation"
     assert refused.headers["x-error-type"] == "input_too_long"
-    cut = tei_rerank(server, {"query": QUERY, "texts": [long_doc, DOCS[1]], "truncate": True})
+    cut = tei_rerank(http, server, {"query": QUERY, "texts": [long_doc, DOCS[1]], "truncate": True})
     assert cut.status_code == 200 and len(cut.json()) == 2
     # Cohere's clients expect cutting by default; truncate=false refuses instead.
-    cohere = httpx.post(
-        f"{server}/v1/rerank", json={"model": RERANK, "query": QUERY, "documents": [long_doc]}
-    )
+    cohere = http.post(f"{server}/v1/rerank", json={"model": RERANK, "query": QUERY, "documents": [long_doc]})
     assert cohere.status_code == 200
-    strict = httpx.post(
+    strict = http.post(
         f"{server}/v1/rerank",
         json={"model": RERANK, "query": QUERY, "documents": [long_doc], "truncate": False},
     )
@@ -95,10 +101,10 @@ def test_long_documents_are_refused_or_cut_as_asked(server: str) -> None:
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_cohere_and_jina_shape(server: str, version: str) -> None:
-    tei_order = tei_rerank(server, {"query": QUERY, "texts": DOCS}).json()
+def test_cohere_and_jina_shape(http: httpx.Client, server: str, version: str) -> None:
+    tei_order = tei_rerank(http, server, {"query": QUERY, "texts": DOCS}).json()
     body = {"model": RERANK, "query": QUERY, "documents": DOCS, "top_n": 2, "return_documents": True}
-    response = httpx.post(f"{server}/{version}/rerank", json=body, timeout=120)
+    response = http.post(f"{server}/{version}/rerank", json=body, timeout=120)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert [r["index"] for r in answer["results"]] == [r["index"] for r in tei_order[:2]]
@@ -108,23 +114,21 @@ def test_cohere_and_jina_shape(server: str, version: str) -> None:
     assert [r["document"] for r in answer["results"]] == [{"text": DOCS[r["index"]]} for r in tei_order[:2]]
     assert answer["model"] == RERANK and answer["meta"]["api_version"]["version"] == version[1]
     assert answer["usage"]["total_tokens"] > len(DOCS) * 5
-    bare = httpx.post(f"{server}/{version}/rerank", json={"model": RERANK, "query": QUERY, "documents": DOCS})
+    bare = http.post(f"{server}/{version}/rerank", json={"model": RERANK, "query": QUERY, "documents": DOCS})
     assert len(bare.json()["results"]) == 4 and all("document" not in r for r in bare.json()["results"])
 
 
-def test_cohere_documents_as_objects(server: str) -> None:
+def test_cohere_documents_as_objects(http: httpx.Client, server: str) -> None:
     documents: list[Any] = [{"text": d, "id": i} for i, d in enumerate(DOCS)]
     body = {"model": RERANK, "query": QUERY, "documents": documents, "return_documents": True}
-    answer = httpx.post(f"{server}/v1/rerank", json=body).json()
-    plain = httpx.post(
-        f"{server}/v1/rerank", json={"model": RERANK, "query": QUERY, "documents": DOCS}
-    ).json()
+    answer = http.post(f"{server}/v1/rerank", json=body).json()
+    plain = http.post(f"{server}/v1/rerank", json={"model": RERANK, "query": QUERY, "documents": DOCS}).json()
     assert [r["index"] for r in answer["results"]] == [r["index"] for r in plain["results"]]
     assert all(r["document"] == documents[r["index"]] for r in answer["results"])  # returned as sent
     fields = {"model": RERANK, "query": QUERY, "documents": [{"title": "plans", "body": "cancel"}]}
-    ranked = httpx.post(f"{server}/v1/rerank", json={**fields, "rank_fields": ["title", "body"]})
+    ranked = http.post(f"{server}/v1/rerank", json={**fields, "rank_fields": ["title", "body"]})
     assert ranked.status_code == 200
-    missing = httpx.post(f"{server}/v1/rerank", json=fields)
+    missing = http.post(f"{server}/v1/rerank", json=fields)
     assert missing.status_code == 422 and "text" in missing.json()["message"]
 
 
@@ -149,45 +153,47 @@ def test_cohere_documents_as_objects(server: str) -> None:
         ("/v1/rerank", {"query": QUERY, "documents": DOCS}, 404, "no_default_model"),
     ],
 )
-def test_bad_rerank_requests(server: str, route: str, body: Any, status: int, error_type: str) -> None:
-    response = httpx.post(f"{server}{route}", json=body)
+def test_bad_rerank_requests(
+    http: httpx.Client, server: str, route: str, body: Any, status: int, error_type: str
+) -> None:
+    response = http.post(f"{server}{route}", json=body)
     assert response.status_code == status, response.text
     assert response.headers["x-error-type"] == error_type
     expected = {"message"} if route.startswith("/v1") else {"error", "error_type"}
     assert set(response.json()) == expected
 
 
-def test_hf_route_ranks_and_scores_legacy_sentence_ranking(server: str) -> None:
+def test_hf_route_ranks_and_scores_legacy_sentence_ranking(http: httpx.Client, server: str) -> None:
     url = f"{server}/models/{RERANK}"
-    tei_order = tei_rerank(server, {"query": QUERY, "texts": DOCS}).json()
-    response = httpx.post(url, json={"inputs": {"query": QUERY, "texts": DOCS}})
+    tei_order = tei_rerank(http, server, {"query": QUERY, "texts": DOCS}).json()
+    response = http.post(url, json={"inputs": {"query": QUERY, "texts": DOCS}})
     assert response.status_code == 200 and response.headers["x-task"] == "text-ranking"
     assert [r["index"] for r in response.json()] == [r["index"] for r in tei_order]
     assert scores_of(response.json()) == pytest.approx(scores_of(tei_order), abs=1e-6)
-    legacy = httpx.post(
+    legacy = http.post(
         f"{server}/pipeline/sentence-ranking/{RERANK}",
         json={"inputs": {"source_sentence": QUERY, "sentences": DOCS}},
     )
     assert legacy.status_code == 200, legacy.text
     assert legacy.json() == pytest.approx(scores_of(tei_order))  # a score per sentence, in order
-    classify = httpx.post(url, json={"inputs": "i love pizza"})  # the head still classifies
+    classify = http.post(url, json={"inputs": "i love pizza"})  # the head still classifies
     assert classify.status_code == 200 and classify.headers["x-task"] == "text-classification"
 
 
-def test_an_embedding_model_reranks_by_cosine_and_says_so(server: str) -> None:
+def test_an_embedding_model_reranks_by_cosine_and_says_so(http: httpx.Client, server: str) -> None:
     texts = [
         "The weather in Paris is sunny today.",
         "How can I end my subscription?",
         "Pizza is my favourite food.",
     ]
-    response = httpx.post(
+    response = http.post(
         f"{server}/models/{MINILM}/rerank", json={"query": "How do I cancel my subscription?", "texts": texts}
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-rerank-method"] == "cosine-similarity"
     answer = response.json()
     assert answer[0]["index"] == 1 and answer[0]["score"] > 0.5 > answer[1]["score"]
-    cohere = httpx.post(
+    cohere = http.post(
         f"{server}/v1/rerank",
         json={"model": MINILM, "query": "How do I cancel my subscription?", "documents": texts},
     )
@@ -203,14 +209,14 @@ def default_server(hub_home: Path) -> Iterator[str]:
         yield url
 
 
-def test_root_routes_serve_the_default_model(default_server: str) -> None:
-    embed = httpx.post(f"{default_server}/embed", json={"inputs": ["i love pizza"]}, timeout=120)
-    named = httpx.post(f"{default_server}/models/test/tiny-embed/embed", json={"inputs": ["i love pizza"]})
+def test_root_routes_serve_the_default_model(http: httpx.Client, default_server: str) -> None:
+    embed = http.post(f"{default_server}/embed", json={"inputs": ["i love pizza"]}, timeout=120)
+    named = http.post(f"{default_server}/models/test/tiny-embed/embed", json={"inputs": ["i love pizza"]})
     assert embed.status_code == 200
     np.testing.assert_allclose(embed.json(), named.json(), atol=1e-6)
-    rerank = httpx.post(f"{default_server}/rerank", json={"query": QUERY, "texts": DOCS})
+    rerank = http.post(f"{default_server}/rerank", json={"query": QUERY, "texts": DOCS})
     assert rerank.status_code == 200 and rerank.headers["x-rerank-method"] == "cosine-similarity"
-    cohere = httpx.post(f"{default_server}/v1/rerank", json={"query": QUERY, "documents": DOCS})
+    cohere = http.post(f"{default_server}/v1/rerank", json={"query": QUERY, "documents": DOCS})
     assert [r["index"] for r in cohere.json()["results"]] == [r["index"] for r in rerank.json()]
-    tokens = httpx.post(f"{default_server}/tokenize", json={"inputs": "pizza"}).json()
+    tokens = http.post(f"{default_server}/tokenize", json={"inputs": "pizza"}).json()
     assert [t["text"] for t in tokens[0]] == ["[CLS]", "pizza", "[SEP]"]
