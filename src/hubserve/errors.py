@@ -332,6 +332,37 @@ class ModelFailed(HubserveError):
         return {"Retry-After": str(max(1, math.ceil(self.retry_after_s)))}
 
 
+class EndpointNotFound(NotFound):
+    """No Inference Endpoint by that name in that namespace (or none the caller may see)."""
+
+    error_type = "endpoint_not_found"
+
+
+class EndpointExists(Conflict):
+    """An Inference Endpoint by that name is already in the namespace."""
+
+    error_type = "endpoint_exists"
+
+
+class EndpointCapacity(HubserveError):
+    """An endpoint's runners do not fit beside the other endpoints and pinned models."""
+
+    status_code = 400
+    error_type = "endpoint_capacity"
+
+
+class EndpointUnavailable(HubserveError):
+    """An endpoint with no runners to serve: paused, or being deleted."""
+
+    status_code = 503
+    error_type = "endpoint_unavailable"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A paused endpoint waits for a resume; ask again in a while."""
+        return {"Retry-After": "30"}
+
+
 class ModelTooLarge(HubserveError):
     """The model needs more memory than the whole budget."""
 

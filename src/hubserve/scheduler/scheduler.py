@@ -5,8 +5,10 @@ keep-alive (idle time), when evicted for another model (idle, least recently use
 or when its process dies. Clock, starter and memory probe are injected so the policy is testable.
 
 A resident model (``Residency``: pin, keep-alive, memory, queue) is served by its replicas (``Replica``:
-a runner, its gate, its active count); there is exactly one replica per model for now. A lease hands one
-request one replica, and encoder calls made through the lease are batched with others on that replica only.
+a runner, its gate, its active count). A serverless model has one replica, keyed by its id. A deployment
+(an Inference Endpoint's runners) is keyed by its own name: pinned, with as many replicas as it is told,
+each request going to the replica with the fewest running. A lease hands one request one replica, and
+encoder calls made through the lease are batched with others on that replica only.
 
 Supervision: each replica is health-checked; one that stops answering is killed. A runner that exits
 unasked is started again after a backoff (``RestartPolicy``), and after repeated crashes the model is
@@ -30,6 +32,8 @@ from hubserve.errors import (
     ModelFailed,
     ModelLoadFailed,
     ModelLoading,
+    EndpointCapacity,
+    EndpointUnavailable,
     ModelTooLarge,
     NoCapacity,
     Overloaded,
@@ -74,6 +78,7 @@ class Replica:
     active: int = 0
     watch_task: asyncio.Task[None] | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
+    retiring: bool = False  # scaled away: it takes no new request, and its exit is no crash
 
 
 @dataclass
@@ -86,6 +91,10 @@ class Residency:
     keep_alive_s: float
     max_concurrency: int = 64
     pinned: bool = False
+    key: str = ""  # its key in the scheduler: the model id, or a deployment's name
+    deployment: bool = False
+    target: int = 1  # replicas it should have (a deployment's; 0 once scaled to zero)
+    extra_loads: set[asyncio.Task[None]] = field(default_factory=set)
     replicas: list[Replica] = field(default_factory=list)
     error: HubserveError | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -98,6 +107,20 @@ class Residency:
     crashes: list[float] = field(default_factory=list)
     last_crash: str = ""
     retry_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.model
+
+    @property
+    def starting(self) -> int:
+        """Replicas being started now."""
+        first = self.load_task is not None and not self.load_task.done()
+        return int(first) + sum(1 for t in self.extra_loads if not t.done())
+
+    @property
+    def replica_slots(self) -> int:
+        """Runners it holds or is starting: what its memory is counted for."""
+        return len(self.replicas) + self.starting
 
     @property
     def active(self) -> int:
@@ -199,6 +222,7 @@ class Scheduler:
         self._on_start = on_start
         self._on_close = on_close
         self._models: dict[str, Residency] = {}
+        self._routes: dict[str, str] = {}  # an endpoint's name -> the key of the deployment serving it
         self._lock = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -224,6 +248,8 @@ class Scheduler:
     def cancel_loads(self) -> None:
         """Cancel every load under way (a shutdown has begun); requests waiting for one get ShuttingDown."""
         for res in self._models.values():
+            for extra in res.extra_loads:
+                extra.cancel()
             if res.load_task is not None and not res.load_task.done():
                 res.load_task.cancel()
 
@@ -231,14 +257,24 @@ class Scheduler:
 
     @asynccontextmanager
     async def lease(
-        self, model_id: ModelId, *, hold_s: float = 0.0, keep_alive_s: float | None = None
+        self,
+        model_id: ModelId,
+        *,
+        hold_s: float = 0.0,
+        keep_alive_s: float | None = None,
+        deployment: str | None = None,
     ) -> AsyncIterator[Lease]:
         """One replica of the model for one request; starts the model if needed.
 
+        ``deployment``: the route name of an endpoint (see ``route``), whose replicas serve the call
+        instead; one scaled to zero starts a replica for it.
         Not ready and ``hold_s`` is 0: ModelLoading (503 with an estimate). Otherwise wait up to ``hold_s``.
         Past the model's queue limit (every replica busy and ``max_queue`` waiting): Overloaded, 429.
         """
-        res = await self._ensure_started(str(model_id))
+        if deployment is None:
+            res = await self._ensure_started(str(model_id))
+        else:
+            res = await self._deployed(deployment)
         if keep_alive_s is not None:
             res.keep_alive_s = keep_alive_s
         res.queued += 1
@@ -261,7 +297,7 @@ class Scheduler:
             lease.replica.gate.release()
             res.last_used = self._clock()
             if res.active == 0 and res.keep_alive_s == 0 and not res.pinned:
-                task = asyncio.create_task(self._stop_if_idle(res.model))
+                task = asyncio.create_task(self._stop_if_idle(res.key))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
 
@@ -281,8 +317,155 @@ class Scheduler:
         res.pinned = False
         res.keep_alive_s = 0
         if res.active == 0 and res.queued == 0:
-            await self._stop(res.model)
+            await self._stop(res.key)
         return True
+
+    # ---- deployments (an endpoint's pinned replicas) ---------------------------------------------------
+
+    async def deploy(self, key: str, model_id: ModelId, *, replicas: int) -> None:
+        """Start ``replicas`` pinned runners of a model under ``key``, without waiting for them.
+
+        Its memory must fit beside the other deployments and pinned models: EndpointCapacity if not. Idle
+        serverless models are evicted to make room; never another deployment.
+        """
+        async with self._lock:
+            manifest = self._store.get(model_id)
+            need = estimate_memory(manifest.size_bytes)
+            await self._make_room(key, need, max(replicas, 1))
+            res = Residency(
+                model=str(model_id),
+                key=key,
+                deployment=True,
+                pinned=True,
+                target=replicas,
+                size_bytes=manifest.size_bytes,
+                need_bytes=need,
+                keep_alive_s=-1,
+                max_concurrency=self.limits.max_concurrency,
+                started_at=self._clock(),
+                last_used=self._clock(),
+                expected_s=self._expected_s(str(model_id), manifest.size_bytes),
+            )
+            self._models[key] = res
+            for _ in range(replicas):
+                self._spawn(res)
+
+    async def scale(self, key: str, replicas: int) -> None:
+        """Give a deployment ``replicas`` runners: start the missing ones, retire the extra ones.
+
+        A retired replica takes no new request and stops once those it runs have ended.
+        """
+        res = self._models.get(key)
+        if res is None or not res.deployment:
+            return
+        have = res.replica_slots
+        if replicas > have:
+            async with self._lock:
+                await self._make_room(key, res.need_bytes, replicas - have)
+            if not res.replicas:
+                res.ready.clear()
+                res.error = None
+                res.started_at = self._clock()
+            res.target = replicas
+            for _ in range(replicas - have):
+                self._spawn(res)
+            return
+        res.target = replicas
+        excess = have - replicas
+        for task in list(res.extra_loads):
+            if excess and not task.done():
+                task.cancel()
+                excess -= 1
+        for replica in sorted(res.replicas, key=lambda r: r.active)[:excess]:
+            self._retire_replica(res, replica)
+        if not res.replicas and res.target == 0:
+            res.ready.clear()
+
+    async def retire(self, key: str, *, drain_s: float = 60.0) -> None:
+        """Stop a deployment once the requests it runs or queues have ended (at most ``drain_s``)."""
+        res = self._models.get(key)
+        if res is None:
+            return
+        loop = asyncio.get_running_loop()
+        end = loop.time() + drain_s
+        while (res.active or res.queued) and loop.time() < end:
+            await asyncio.sleep(0.05)
+        await self._stop(key)
+
+    def route(self, name: str, key: str | None) -> None:
+        """Send leases for ``name`` to the deployment ``key`` from now on (None: to none)."""
+        if key is None:
+            self._routes.pop(name, None)
+        else:
+            self._routes[name] = key
+
+    def deployment(self, key: str) -> dict[str, Any] | None:
+        """A deployment's replicas: ready, starting and wanted, its error, its runners; None if absent."""
+        res = self._models.get(key)
+        if res is None:
+            return None
+        return {
+            "ready": len(res.replicas),
+            "starting": res.starting,
+            "target": res.target,
+            "error": res.error.message if res.error is not None else None,
+            "last_crash": res.last_crash or None,
+            "idle_s": self._clock() - res.last_used if res.active == 0 and res.queued == 0 else 0.0,
+        }
+
+    async def _deployed(self, name: str) -> Residency:
+        key = self._routes.get(name)
+        res = self._models.get(key) if key is not None else None
+        if res is None:
+            raise EndpointUnavailable(f"Endpoint {name} has no runners: it is paused or being deleted")
+        if res.target == 0 and res.error is None:  # scaled to zero: the first request wakes it
+            await self.scale(res.key, 1)
+        return res
+
+    async def _make_room(self, key: str, need_each: int, count: int) -> None:
+        """Free memory for ``count`` more runners of ``need_each`` bytes; call with the lock held."""
+        need = need_each * count
+        residents = self._residents()
+        held = sum(r.bytes for r in residents if r.pinned)
+        budget = self.limits.memory_budget_bytes
+        if held + need > budget:
+            raise EndpointCapacity(
+                f"{key} needs about {need >> 20} MiB for {count} runner(s) of {need_each >> 20} MiB; "
+                f"{held >> 20} MiB of the {budget >> 20} MiB memory budget (HUBSERVE_MEMORY_BUDGET_BYTES) "
+                f"are held by endpoints and pinned models, so {max(0, budget - held) >> 20} MiB are free"
+            )
+        victims = pick_victims(residents, need, budget)
+        if victims is None:
+            raise NoCapacity(
+                f"No memory free for {key}: the serverless models in the way are busy; retry soon"
+            )
+        for victim in victims:
+            log.info("evicting %s to make room for %s", victim, key)
+            await self._stop(victim)
+
+    def _spawn(self, res: Residency, delay_s: float = 0.0) -> None:
+        """Start one more replica of a deployment."""
+        if res.load_task is None or res.load_task.done():
+            res.load_task = asyncio.create_task(self._load(res, delay_s))
+            return
+        task = asyncio.create_task(self._load(res, delay_s, extra=True))
+        res.extra_loads.add(task)
+        task.add_done_callback(res.extra_loads.discard)
+
+    def _retire_replica(self, res: Residency, replica: Replica) -> None:
+        if replica in res.replicas:
+            res.replicas.remove(replica)
+        replica.retiring = True
+
+        async def drain_then_stop() -> None:
+            while replica.active:
+                await asyncio.sleep(0.05)
+            with contextlib.suppress(Exception):
+                await replica.runner.stop()
+
+        task = asyncio.create_task(drain_then_stop())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def estimated_time(self, model: str) -> float:
         """Seconds until ``model`` is ready: its learned load time plus any process start, less time spent."""
@@ -291,6 +474,11 @@ class Scheduler:
             return 0.0
         if res is None:
             return self._expected_s(model, self._store.get(ModelId.parse(model)).size_bytes)
+        return self._remaining_s(res)
+
+    def _remaining_s(self, res: Residency) -> float:
+        if res.ready.is_set():
+            return 0.0
         return max(0.05, res.expected_s - (self._clock() - res.started_at))
 
     def _expected_s(self, model: str, size_bytes: int) -> float:
@@ -365,12 +553,14 @@ class Scheduler:
             res.load_task = asyncio.create_task(self._load(res))
             return res
 
-    async def _load(self, res: Residency, delay_s: float = 0.0) -> None:
+    async def _load(self, res: Residency, delay_s: float = 0.0, *, extra: bool = False) -> None:
         try:
             await asyncio.sleep(delay_s)
             started = self._clock()
             runner = await self._starter(res.model)
         except asyncio.CancelledError:
+            if extra:  # one more replica, no longer wanted
+                raise
             res.error = ShuttingDown(f"{res.model} was stopped before it was ready (unloaded, shutting down)")
             res.ready.set()
             self._forget(res)
@@ -382,12 +572,21 @@ class Scheduler:
             if res.crashes and not res.stopping:  # a restart that failed counts as one more crash
                 self._after_crash(res, f"could not start again: {exc.message}")
                 return
+            if res.deployment:  # kept, so its endpoint can say why; other replicas serve on
+                res.last_crash = exc.message
+                if not res.replicas:
+                    res.error = exc
+                    res.ready.set()
+                return
             res.error = exc
             res.ready.set()
             self._forget(res)
             return
         replica = Replica(runner, asyncio.Semaphore(res.max_concurrency))
         res.replicas.append(replica)
+        if res.deployment and len(res.replicas) > res.target:  # scaled down while it started
+            self._retire_replica(res, replica)
+            return
         self._history.record(res.model, runner.load_s)
         with contextlib.suppress(Exception):
             res.need_bytes = max(await runner.memory_bytes(), 1)
@@ -396,17 +595,17 @@ class Scheduler:
         res.ready.set()
 
     def _forget(self, res: Residency) -> None:
-        if self._models.get(res.model) is res:
-            self._models.pop(res.model)
+        if self._models.get(res.key) is res:
+            self._models.pop(res.key)
 
     async def _wait_ready(self, res: Residency, hold_s: float) -> None:
         if not res.ready.is_set():
             if hold_s <= 0:
-                raise ModelLoading(res.model, self.estimated_time(res.model))
+                raise ModelLoading(res.model, self._remaining_s(res))
             try:
                 await asyncio.wait_for(res.ready.wait(), None if hold_s == float("inf") else hold_s)
             except TimeoutError:
-                raise ModelLoading(res.model, self.estimated_time(res.model)) from None
+                raise ModelLoading(res.model, self._remaining_s(res)) from None
         if res.error is not None:
             raise res.error
 
@@ -429,9 +628,9 @@ class Scheduler:
             code = exit_code.result()
             if replica in res.replicas:
                 res.replicas.remove(replica)
-            if not res.stopping:
+            if not res.stopping and not replica.retiring:
                 # Before any await: a request let in meanwhile would find the model ready with no replica.
-                if self._models.get(res.model) is res:
+                if self._models.get(res.key) is res:
                     self._after_crash(res, reason or exit_reason(code))
                 with contextlib.suppress(Exception):
                     await replica.runner.stop()  # its connections and socket file; the process is gone
@@ -446,6 +645,10 @@ class Scheduler:
         res.last_crash = reason
         policy = self.limits.restarts
         delay = policy.delay_s(res.crashes, now)
+        if res.deployment and res.replicas:  # the others serve on while a replacement starts
+            log.error("a runner of %s %s; starting another in %.1fs", res.key, reason, delay or 0.0)
+            self._spawn(res, delay if delay is not None else policy.failed_retry_s)
+            return
         if delay is None:
             res.retry_at = now + policy.failed_retry_s
             crashes = policy.recent(res.crashes, now)
@@ -473,6 +676,8 @@ class Scheduler:
         if res is None:
             return
         res.stopping = True
+        for extra in res.extra_loads:
+            extra.cancel()
         if res.load_task is not None and not res.load_task.done():
             if res.crashes:  # a restart may still be in its backoff: no reason to wait that out
                 res.load_task.cancel()
@@ -495,9 +700,10 @@ class Scheduler:
         """
         now = self._clock()
         expired = [
-            r.model
+            r.key
             for r in list(self._models.values())
             if r.ready.is_set()
+            and not r.deployment
             and not r.busy
             and (
                 not self._store.exists(ModelId.parse(r.model))
@@ -511,8 +717,8 @@ class Scheduler:
     def _residents(self) -> list[Resident]:
         return [
             Resident(
-                model=r.model,
-                bytes=0 if r.failed else r.need_bytes,
+                model=r.key,
+                bytes=0 if r.failed else r.need_bytes * (r.replica_slots if r.deployment else 1),
                 busy=r.busy,
                 pinned=r.pinned and not r.failed,
                 last_used=r.last_used,
@@ -525,6 +731,8 @@ class Scheduler:
             return "failed"
         if res.ready.is_set() and res.replicas:
             return "ready"
+        if res.deployment and res.target == 0 and not res.replicas:
+            return "scaled_to_zero"
         return "restarting" if res.crashes else "loading"
 
     def _describe(self, res: Residency) -> dict[str, Any]:
@@ -532,9 +740,19 @@ class Scheduler:
         runner = res.replicas[0].runner if res.replicas else None
         return {
             "model": res.model,
+            "endpoint": res.key if res.deployment else None,
             "pid": getattr(runner, "pid", None),
+            "runners": [
+                {
+                    "pid": getattr(r.runner, "pid", None),
+                    "active": r.active,
+                    "load_s": round(r.runner.load_s, 3),
+                }
+                for r in res.replicas
+            ],
+            "target_replicas": res.target if res.deployment else None,
             "state": self._state(res),
-            "memory_bytes": res.need_bytes,
+            "memory_bytes": res.need_bytes * (res.replica_slots if res.deployment else 1),
             "idle_s": round(now - res.last_used, 3) if res.active == 0 else 0.0,
             "active": res.active,
             "queued": res.queued,
@@ -542,7 +760,7 @@ class Scheduler:
             "keep_alive_s": res.keep_alive_s,
             "replicas": len(res.replicas),
             "load_s": round(runner.load_s, 3) if runner else None,
-            "estimated_time": None if res.ready.is_set() else round(self.estimated_time(res.model), 2),
+            "estimated_time": None if res.ready.is_set() else round(self._remaining_s(res), 2),
             "restarts": len(res.crashes),
             "error": res.last_crash or None,
             "retry_in_s": round(max(0.0, res.retry_at - now), 1) if res.failed else None,
