@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hubserve.errors import (
+    EndpointCapacity,
+    EndpointUnavailable,
     HubserveError,
     ModelFailed,
     ModelLoadFailed,
     ModelLoading,
-    EndpointCapacity,
-    EndpointUnavailable,
     ModelTooLarge,
     NoCapacity,
     Overloaded,
