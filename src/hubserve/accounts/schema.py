@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,3 +97,20 @@ class UsageRecord(Base):
     unit: Mapped[str] = mapped_column(String(8))  # "tokens" | "items"
     compute_ms: Mapped[int] = mapped_column(Integer, default=0)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    endpoint: Mapped[str | None] = mapped_column(String(193), nullable=True)  # "namespace/name"
+
+
+class EndpointRow(Base):
+    """An Inference Endpoint's stored spec (JSON, as ``types.endpoints.EndpointSpec``) and its history."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (UniqueConstraint("namespace", "name", name="uq_endpoints_namespace_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(96))
+    name: Mapped[str] = mapped_column(String(63))
+    spec: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(96))
+    updated_by: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -49,6 +49,7 @@ class UsageEvent:
     unit: str
     compute_ms: int
     cache_hit: bool
+    endpoint: str | None = None  # "namespace/name" of the Inference Endpoint called, if one was
 
 
 class UsageRecorder:
@@ -175,7 +176,7 @@ class UsageRecorder:
 
 
 _COLUMNS = [c.name for c in _TABLE.columns if not c.primary_key]
-_SQLITE_ROWS_PER_INSERT = 64  # 64 × 14 parameters stays under SQLite's oldest limit of 999
+_SQLITE_ROWS_PER_INSERT = 64  # 64 × 15 parameters stays under SQLite's oldest limit of 999
 
 
 def _insert_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -196,7 +197,8 @@ def _insert_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> None:
 def _row(event: UsageEvent) -> dict[str, Any]:
     row = dict(vars(event))  # a shallow copy: asdict's deep copy costs more than the insert
     for name, length in _MAX_LEN.items():
-        row[name] = row[name][:length]
+        if row[name] is not None:
+            row[name] = row[name][:length]
     return row
 
 
@@ -211,7 +213,7 @@ def query_usage(
     interval_s: int = 3600,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """Totals, a time series and a per-model breakdown over [start_ms, end_ms) (default: the last 24 h)."""
+    """Totals, a time series, per-model and per-endpoint breakdowns over [start_ms, end_ms) (default 24 h)."""
     end = int(clock() * 1000) if end_ms is None else end_ms
     start = end - _DAY_MS if start_ms is None else start_ms
     if not _MIN_INTERVAL_S <= interval_s <= _MAX_INTERVAL_S:
@@ -244,11 +246,18 @@ def query_usage(
         by_model = connection.execute(
             select(t.model, *metrics).where(*where).group_by(t.model).order_by(func.count().desc(), t.model)
         )
+        by_endpoint = connection.execute(
+            select(t.endpoint, *metrics)
+            .where(*where, t.endpoint.is_not(None))
+            .group_by(t.endpoint)
+            .order_by(func.count().desc(), t.endpoint)
+        )
         return {
             "period": {"start": _iso(start), "end": _iso(end), "interval_s": interval_s},
             "totals": _numbers(total._mapping),
             "series": [{"start": _iso(int(r.bucket)), **_numbers(r._mapping)} for r in series],
             "by_model": [{"model": r.model, **_numbers(r._mapping)} for r in by_model],
+            "by_endpoint": [{"endpoint": r.endpoint, **_numbers(r._mapping)} for r in by_endpoint],
         }
 
 

@@ -649,13 +649,14 @@ def test_migrate_twice_is_a_no_op(fresh_url: str) -> None:
             "tokens",
             "model_access",
             "usage_records",
+            "endpoints",
         }
         store = AccountStore(engine)
         created = store.create_token(store.create_account("alice").name, "t")
         migrate(engine)
         assert table_names(engine) == tables
         with engine.connect() as connection:
-            assert connection.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0001"]
+            assert connection.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0002"]
         assert store.authenticate(created.token).name == "alice"
     finally:
         engine.dispose()
@@ -666,7 +667,7 @@ def test_concurrent_migrate_on_a_fresh_database(fresh_url: str) -> None:
     try:
         run_together(2, lambda i: migrate(engines[i]))
         with engines[0].connect() as connection:
-            assert connection.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0001"]
+            assert connection.scalars(text("SELECT version_num FROM alembic_version")).all() == ["0002"]
         store = AccountStore(engines[1])
         store.create_account("alice")
         assert [a.name for a in AccountStore(engines[0]).list_accounts()] == ["alice"]
