@@ -76,6 +76,7 @@ class Replica:
     runner: Runner
     gate: asyncio.Semaphore
     active: int = 0
+    served: int = 0  # leases it was handed
     watch_task: asyncio.Task[None] | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     retiring: bool = False  # scaled away: it takes no new request, and its exit is no crash
@@ -289,6 +290,7 @@ class Scheduler:
         finally:
             res.queued -= 1
         replica.active += 1
+        replica.served += 1
         lease = Lease(self, res, replica, self.batcher, hold_s)
         try:
             yield lease
@@ -411,6 +413,7 @@ class Scheduler:
             "error": res.error.message if res.error is not None else None,
             "last_crash": res.last_crash or None,
             "idle_s": self._clock() - res.last_used if res.active == 0 and res.queued == 0 else 0.0,
+            "pending": res.active + res.queued,
         }
 
     async def _deployed(self, name: str) -> Residency:
@@ -746,6 +749,7 @@ class Scheduler:
                 {
                     "pid": getattr(r.runner, "pid", None),
                     "active": r.active,
+                    "served": r.served,
                     "load_s": round(r.runner.load_s, 3),
                 }
                 for r in res.replicas
