@@ -68,6 +68,20 @@ class Settings:
         default=1,
         metadata={"doc": "Runner processes started ahead of need, so a cold start only loads weights."},
     )
+    endpoint_scale_up_after_s: float = field(
+        default=10.0,
+        metadata={
+            "doc": "Seconds an endpoint's pending requests per replica stay above its threshold before "
+            "it gets another replica."
+        },
+    )
+    endpoint_scale_down_after_s: float = field(
+        default=300.0,
+        metadata={
+            "doc": "Seconds an endpoint could do with one replica fewer before it drops one "
+            "(the stabilisation window)."
+        },
+    )
     hold_cold_requests_s: float = field(
         default=0.0,
         metadata={"doc": "Seconds a request for a loading model waits by default; 0 answers 503 at once."},

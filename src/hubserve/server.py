@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from hubserve import heap
 from hubserve.accounts.database import default_url, make_engine, migrate
+from hubserve.accounts.endpoints import EndpointStore
 from hubserve.accounts.ratelimit import make_rate_limiter, parse_tiers
 from hubserve.accounts.store import AccountStore
 from hubserve.accounts.usage import UsageRecorder
@@ -20,6 +21,7 @@ from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
 from hubserve.gateway.app import build_gateway
 from hubserve.gateway.drain import Drain
+from hubserve.gateway.endpoint_controller import EndpointController
 from hubserve.gateway.state import Services
 from hubserve.hub.store import HubStore
 from hubserve.scheduler.cache import ResponseCache
@@ -59,6 +61,12 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
         scheduler = build_scheduler(settings, store)
         scheduler.start()
         drain.on_begin(scheduler.cancel_loads)
+        endpoints = EndpointController(
+            EndpointStore(engine),
+            scheduler,
+            scale_up_after_s=settings.endpoint_scale_up_after_s,
+            scale_down_after_s=settings.endpoint_scale_down_after_s,
+        )
         app.state.services = Services(
             settings,
             store,
@@ -68,7 +76,9 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             access,
             usage,
             drain,
+            endpoints,
         )
+        await endpoints.start()
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):
             await scheduler.load(ModelId.parse(model), pin=True, wait=False)
         if settle_heap:
@@ -76,6 +86,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            await endpoints.close()
             await scheduler.close()
             await access.close()
             await usage.close()

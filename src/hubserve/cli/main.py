@@ -1,4 +1,4 @@
-"""``hubserve serve | import | pull | ls | rm | alias | config``: a thin shell over hub and gateway."""
+"""``hubserve serve | import | pull | ls | rm | alias | endpoint``: a thin shell over hub and gateway."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.text import Text
 from hubserve.cli.accounts import account_store
 from hubserve.cli.accounts import add_commands as add_account_commands
 from hubserve.cli.aliases import add_commands as add_alias_commands
+from hubserve.cli.endpoints import add_commands as add_endpoint_commands
 from hubserve.config import Settings
 from hubserve.errors import BadRequest, HubserveError, Unauthorized, by_type
 from hubserve.hub.importers import import_folder, import_gguf, import_package, pull
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_account_commands(sub)
     add_alias_commands(sub)
+    add_endpoint_commands(sub, _call, _server)
 
     cfg = sub.add_parser("config", help="show every setting and its value")
     cfg.set_defaults(handler=_config)

@@ -44,6 +44,7 @@ class Admission:
     model_id: ModelId
     manifest: Manifest
     name: str
+    deployment: str | None = None  # the endpoint whose runners serve it; None: serverless
 
     def require(self, task: str, *, param: str | None = None) -> None:
         """A model that does not serve ``task`` is task_not_supported, naming what it does serve."""
@@ -206,7 +207,15 @@ class AccessControl:
     async def admit(
         self, meter: Meter, principal: Principal, name: str, *, task: str | None, route: str
     ) -> Admission:
-        """Find the model, then hit the caller's rate limit once; the meter records the call from here on."""
+        """Find the model, then hit the caller's rate limit once; the meter records the call from here on.
+
+        A call to an endpoint's URL serves the endpoint's model, whatever it names, and has no rate limit.
+        """
+        bound = meter.endpoint
+        if bound is not None:
+            manifest = self.store.get(bound.model_id)
+            meter.model, meter.task, meter.route = str(bound.model_id), task or manifest.pipeline_tag, route
+            return Admission(bound.model_id, manifest, str(bound.model_id), deployment=bound.name)
         resolved = await self.find(principal, name)
         manifest = self.store.get(resolved.model_id)
         model_id = resolved.model_id

@@ -13,6 +13,7 @@ from hubserve.gateway.accounts.routes import router as accounts_router
 from hubserve.gateway.admin.routes import router as admin_router
 from hubserve.gateway.docs import install_docs
 from hubserve.gateway.drain import Drain
+from hubserve.gateway.endpoints.routes import router as endpoints_router
 from hubserve.gateway.errors import install_error_handlers
 from hubserve.gateway.front import Gateway
 from hubserve.gateway.hf.routes import router as hf_router
@@ -48,5 +49,6 @@ def build_gateway(settings: Settings, lifespan: Lifespan, drain: Drain | None = 
     app.include_router(tgi_router)
     app.include_router(tei_router)
     app.include_router(rerank_router)
+    app.include_router(endpoints_router)
     install_docs(app, settings)
     return app

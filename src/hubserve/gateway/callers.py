@@ -15,6 +15,10 @@ from hubserve.gateway.state import get_services
 
 async def caller(request: Request) -> Principal:
     """The principal of this request (anonymous when allowed and no token was sent)."""
+    meter = meter_of(request)
+    if meter.endpoint is not None:  # an endpoint's URL: its mount has checked the caller already
+        meter.principal = meter.endpoint.principal
+        return meter.endpoint.principal
     client = request.client
     principal = await get_services(request).access.authenticate(
         request.headers.get("authorization"), client.host if client else "unknown"

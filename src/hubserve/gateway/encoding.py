@@ -51,7 +51,7 @@ async def run_encoder(
         meter.cache_hit = True
         return result
     async with services.scheduler.lease(
-        model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s
+        model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s, deployment=admission.deployment
     ) as lease:
         result = await lease.encode(call, batch_key=f"{model_id}@{manifest.revision}")
     services.cache.put(key, result)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubserve.gateway.body_limit import BodyLimitMiddleware
 from hubserve.gateway.drain import Drain
+from hubserve.gateway.endpoints.mount import EndpointMount
 from hubserve.gateway.http_methods import MethodsMiddleware
 from hubserve.gateway.lane import InferenceLane
 from hubserve.gateway.metering import MeteringMiddleware
@@ -51,7 +52,7 @@ class Gateway(FastAPI):
                 allow_headers=["*"],
                 expose_headers=["*"],
             )
-        self._front: ASGIApp = MeteringMiddleware(inner)
+        self._front: ASGIApp = MeteringMiddleware(EndpointMount(inner))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan and websockets

@@ -45,11 +45,14 @@ def no_default_model(requested: str | None = None) -> NoDefaultModel:
     )
 
 
-def bound_model(services: Services, requested: str | None, url_model: str | None) -> str:
-    """The model a generation request names: the URL's, else the body's, else the server default.
+def bound_model(request: Request, services: Services, requested: str | None, url_model: str | None) -> str:
+    """The model a request names: its endpoint's, the URL's, else the body's, else the server default.
 
     A model in the URL wins whatever the body says (huggingface_hub sends "dummy" there, others the id).
     """
+    bound = meter_of(request).endpoint
+    if bound is not None:
+        return str(bound.model_id)
     if url_model is not None:
         return url_model
     if requested and requested not in BOUND_MODEL_ALIASES:
@@ -136,7 +139,12 @@ async def serve_generation(
         )
     stack = AsyncExitStack()
     lease = await stack.enter_async_context(
-        services.scheduler.lease(model_id, hold_s=options.hold_s, keep_alive_s=options.keep_alive_s)
+        services.scheduler.lease(
+            model_id,
+            hold_s=options.hold_s,
+            keep_alive_s=options.keep_alive_s,
+            deployment=admission.deployment,
+        )
     )
     try:
         response = await handler(Generator(admission.name, lease, meter_of(request), services.drain))

@@ -19,6 +19,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hubserve.accounts.principal import Principal
 from hubserve.accounts.ratelimit import Decision
 from hubserve.accounts.usage import UsageEvent
+from hubserve.types.names import ModelId
+
+
+@dataclass(frozen=True)
+class EndpointBinding:
+    """A request to an Inference Endpoint's URL: the endpoint, the model it serves, who is calling.
+
+    Set by ``gateway.endpoints.mount`` before any route runs; routes then serve this model on the
+    endpoint's own runners, with no serverless rate limit, and usage records the endpoint's name.
+    """
+
+    name: str  # "namespace/name", also the scheduler's route to its runners
+    model_id: ModelId
+    principal: Principal
 
 
 @dataclass
@@ -39,6 +53,7 @@ class Meter:
     cache_hit: bool = False
     stream_status: int | None = None  # the status of an error that ended a stream after its 200 head
     characters: int | None = None  # characters of the input, for x-compute-characters
+    endpoint: EndpointBinding | None = None
 
     def count(self, inputs: int, outputs: int, unit: str) -> None:
         """Add what the call consumed and produced (tokens for generation, items for encoder tasks)."""
@@ -66,6 +81,7 @@ class Meter:
             unit=self.unit,
             compute_ms=round((time.perf_counter() - self.started) * 1000),
             cache_hit=self.cache_hit,
+            endpoint=self.endpoint.name if self.endpoint is not None else None,
         )
 
 

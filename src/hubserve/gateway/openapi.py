@@ -22,11 +22,13 @@ _COMPONENTS_KEY = "x-hubserve-components"  # carried from a route to the schema'
 
 ERROR_STATUSES: dict[int, str] = {
     400: "Bad request: invalid_model_id, ambiguous_model_id, task_not_supported, unknown_option, "
-    "model_too_large, and on OpenAI routes validation and json_too_deep",
+    "model_too_large, endpoint_capacity, and on OpenAI routes validation and json_too_deep",
     401: "unauthorized: no token where one is needed, a malformed Authorization header, or an unknown, "
     "revoked or expired token",
     403: "forbidden: the token lacks the scope this route needs",
-    404: "model_not_found, not_found, no_default_model, revision_not_found or account_not_found",
+    404: "model_not_found, not_found, no_default_model, revision_not_found, account_not_found or "
+    "endpoint_not_found",
+    409: "conflict: endpoint_exists, model_exists or account_exists",
     408: "request_timeout: the request body stalled",
     413: "payload_too_large (the body) or input_too_long (an input's tokens)",
     422: "validation or json_too_deep: the body or a parameter is not what the route takes",
@@ -35,7 +37,7 @@ ERROR_STATUSES: dict[int, str] = {
     500: "model_load_failed or hub_error: the runtime could not load the model, or the hub is unreadable",
     502: "runner_crashed: the model's process died during the request",
     503: "model_loading (with estimated_time), no_capacity, shutting_down, model_failed, or a database "
-    "or rate-limit store that does not answer; with Retry-After",
+    "or rate-limit store that does not answer, endpoint_unavailable (paused); with Retry-After",
     504: "runner_timeout: the model's process did not answer in time and was restarted",
 }
 

@@ -11,6 +11,7 @@ from hubserve.accounts.usage import UsageRecorder
 from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
 from hubserve.gateway.drain import Drain
+from hubserve.gateway.endpoint_controller import EndpointController
 from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.scheduler import Scheduler
@@ -28,6 +29,7 @@ class Services:
     access: AccessControl
     usage: UsageRecorder
     drain: Drain
+    endpoints: EndpointController | None = None
 
 
 async def services_dependency(request: Request) -> Services:

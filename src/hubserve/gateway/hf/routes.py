@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from hubserve.accounts.principal import Scope
 from hubserve.gateway.callers import authorize
-from hubserve.gateway.generation import no_default_model
+from hubserve.gateway.generation import bound_model
 from hubserve.gateway.hf.service import infer
 from hubserve.gateway.openapi import INFERENCE, errors, json_body, streaming
 from hubserve.gateway.state import get_services
@@ -35,9 +35,7 @@ async def serve(request: Request, model: str | None, task: str | None) -> Respon
     principal = await authorize(request, Scope.INFERENCE)
     services = get_services(request)
     if model is None:
-        if not services.settings.default_model:
-            raise no_default_model()
-        model = services.settings.default_model
+        model = bound_model(request, services, None, None)
     return await infer(request, services, principal, model, task)
 
 

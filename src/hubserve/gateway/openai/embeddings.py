@@ -60,7 +60,7 @@ async def embeddings(request: Request, services: Services, principal: Principal)
     body = parse_model(EmbeddingsRequest, await read_object(request), where="")
     assert isinstance(body, EmbeddingsRequest)
     meter = meter_of(request)
-    model = bound_model(services, body.model, None)
+    model = bound_model(request, services, body.model, None)
     admission = await services.access.admit(
         meter, principal, model, task=FeatureExtraction.name, route="openai"
     )

@@ -55,7 +55,7 @@ async def _chat(
     async def handler(generator: Generator) -> Response:
         return await chat(generator, body)
 
-    model = bound_model(services, body.model, url_model)
+    model = bound_model(request, services, body.model, url_model)
     admission = await services.access.admit(
         meter_of(request), principal, model, task="chat-completion", route="openai"
     )
@@ -114,7 +114,7 @@ async def text_completions(request: Request, principal: Inferrer, services: Serv
     async def handler(generator: Generator) -> Response:
         return await completions(generator, body)
 
-    model = bound_model(services, body.model, None)
+    model = bound_model(request, services, body.model, None)
     admission = await services.access.admit(
         meter_of(request), principal, model, task="text-generation", route="openai"
     )

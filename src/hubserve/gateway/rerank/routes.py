@@ -67,7 +67,11 @@ async def _rerank(request: Request, principal: Inferrer, services: ServicesDep, 
     assert isinstance(body, RerankBody)
     meter = meter_of(request)
     admission = await services.access.admit(
-        meter, principal, bound_model(services, body.model, None), task="text-ranking", route="rerank"
+        meter,
+        principal,
+        bound_model(request, services, body.model, None),
+        task="text-ranking",
+        route="rerank",
     )
     texts = [document_text(d, body.rank_fields, i) for i, d in enumerate(body.documents)]
     params = RankingParams(truncate=body.truncate)

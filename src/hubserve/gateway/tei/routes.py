@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from hubserve.gateway.callers import Inferrer
 from hubserve.gateway.errors import Dialect
-from hubserve.gateway.generation import no_default_model
+from hubserve.gateway.generation import bound_model
 from hubserve.gateway.openapi import INFERENCE, errors, json_body
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.gateway.tei.protocol import (
@@ -44,9 +44,8 @@ ROUTES: dict[str, tuple[type[BaseModel], str]] = {
 
 def _add(route: str, body: type[BaseModel], summary: str) -> None:
     async def default_model(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
-        if not services.settings.default_model:
-            raise no_default_model()
-        return await serve_tei(request, services, principal, services.settings.default_model, route)
+        model = bound_model(request, services, None, None)
+        return await serve_tei(request, services, principal, model, route)
 
     async def named_model(
         namespace: str, name: str, request: Request, principal: Inferrer, services: ServicesDep

@@ -30,7 +30,11 @@ async def _serve(
     request: Request, services: Services, principal: Principal, model: str | None, *, stream: bool
 ) -> Response:
     admission = await services.access.admit(
-        meter_of(request), principal, bound_model(services, None, model), task="text-generation", route="tgi"
+        meter_of(request),
+        principal,
+        bound_model(request, services, None, model),
+        task="text-generation",
+        route="tgi",
     )
     body = parse_model(GenerateRequest, await read_inputs_body(request), where="body")
     assert isinstance(body, GenerateRequest)
