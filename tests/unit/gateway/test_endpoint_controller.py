@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from hubserve.accounts.database import make_engine, migrate
 from hubserve.accounts.endpoints import EndpointStore
@@ -30,13 +31,24 @@ async def settle(controller: EndpointController, name: str, ready: int) -> None:
     raise AssertionError(controller.status(live))
 
 
-async def test_replicas_follow_pending_requests_up_and_down(tmp_path: Path) -> None:
+def spec_of(name: str, **fields: object) -> EndpointSpec:
+    base: dict[str, object] = {
+        "namespace": "ns",
+        "name": name,
+        "repository": "t/a",
+        "revision": "r",
+        "task": "feature-extraction",
+    }
+    return EndpointSpec.model_validate({**base, **fields})
+
+
+def build(tmp_path: Path) -> tuple[ManualClock, Starter, Scheduler, EndpointController, Engine]:
     clock = ManualClock()
-    store = make_store(tmp_path / "hub", {"t/a": 1000})
+    starter = Starter(clock, memory=100 * MB)
     scheduler = Scheduler(
-        store,
+        make_store(tmp_path / "hub", {"t/a": 1000}),
         Limits(memory_budget_bytes=4000 * MB, health_every_s=0),
-        Starter(clock, memory=100 * MB),
+        starter,
         history=LoadHistory(None),  # type: ignore[arg-type]
         clock=clock,
     )
@@ -45,17 +57,44 @@ async def test_replicas_follow_pending_requests_up_and_down(tmp_path: Path) -> N
     controller = EndpointController(
         EndpointStore(engine), scheduler, clock=clock, scale_up_after_s=10, scale_down_after_s=60
     )
-    spec = EndpointSpec(
-        namespace="ns",
-        name="ep",
-        repository="t/a",
-        revision="r",
-        task="feature-extraction",
-        min_replica=1,
-        max_replica=3,
-        scaling_threshold=2,
-    )
-    await controller.create(spec, "someone")
+    return clock, starter, scheduler, controller, engine
+
+
+async def test_an_idle_endpoint_scales_to_zero_after_its_timeout(tmp_path: Path) -> None:
+    clock, _, scheduler, controller, engine = build(tmp_path)
+    await controller.create(spec_of("idle", min_replica=0, scale_to_zero_timeout_min=2), "someone")
+    await settle(controller, "idle", 1)
+    clock.advance(119)
+    await controller.tick()
+    assert controller.status(controller.get("ns", "idle"))["state"] == "running"
+    clock.advance(1)
+    await controller.tick()
+    assert controller.status(controller.get("ns", "idle"))["state"] == "scaledToZero"
+    await controller.close()
+    await scheduler.close()
+    engine.dispose()
+
+
+async def test_a_model_that_fails_to_load_makes_the_endpoint_failed_with_the_runner_error(
+    tmp_path: Path,
+) -> None:
+    _, starter, scheduler, controller, engine = build(tmp_path)
+    starter.fail_next = True
+    live = await controller.create(spec_of("broken"), "someone")
+    for _ in range(100):
+        if controller.status(live)["state"] != "initializing":
+            break
+        await asyncio.sleep(0.01)
+    status = controller.status(live)
+    assert status["state"] == "failed" and "weights of t/a are corrupt" in status["message"]
+    await controller.close()
+    await scheduler.close()
+    engine.dispose()
+
+
+async def test_replicas_follow_pending_requests_up_and_down(tmp_path: Path) -> None:
+    clock, _, scheduler, controller, engine = build(tmp_path)
+    await controller.create(spec_of("ep", min_replica=1, max_replica=3, scaling_threshold=2), "someone")
     await settle(controller, "ep", 1)
     release = asyncio.Event()
 
