@@ -437,11 +437,13 @@ class Scheduler:
                 f"{held >> 20} MiB of the {budget >> 20} MiB memory budget (HUBSERVE_MEMORY_BUDGET_BYTES) "
                 f"are held by endpoints and pinned models, so {max(0, budget - held) >> 20} MiB are free"
             )
-        victims = pick_victims(residents, need, budget)
+        await self._evict_for(key, need, residents, "the serverless models in the way are busy")
+
+    async def _evict_for(self, key: str, need: int, residents: list[Resident], busy: str) -> None:
+        """Stop idle, unpinned models, least recently used first, so ``need`` bytes fit; NoCapacity if not."""
+        victims = pick_victims(residents, need, self.limits.memory_budget_bytes)
         if victims is None:
-            raise NoCapacity(
-                f"No memory free for {key}: the serverless models in the way are busy; retry soon"
-            )
+            raise NoCapacity(f"No memory free for {key}: {busy}; retry soon")
         for victim in victims:
             log.info("evicting %s to make room for %s", victim, key)
             await self._stop(victim)
@@ -534,14 +536,7 @@ class Scheduler:
                     f"Model {model} needs about {need >> 20} MiB; the whole memory budget is "
                     f"{self.limits.memory_budget_bytes >> 20} MiB (HUBSERVE_MEMORY_BUDGET_BYTES)"
                 )
-            victims = pick_victims(self._residents(), need, self.limits.memory_budget_bytes)
-            if victims is None:
-                raise NoCapacity(
-                    f"No memory free for {model}: every loaded model is busy or pinned; retry soon"
-                )
-            for victim in victims:
-                log.info("evicting %s to make room for %s", victim, model)
-                await self._stop(victim)
+            await self._evict_for(model, need, self._residents(), "every loaded model is busy or pinned")
             res = Residency(
                 model=model,
                 size_bytes=manifest.size_bytes,
@@ -587,9 +582,11 @@ class Scheduler:
             return
         replica = Replica(runner, asyncio.Semaphore(res.max_concurrency))
         res.replicas.append(replica)
-        if res.deployment and len(res.replicas) > res.target:  # scaled down while it started
-            self._retire_replica(res, replica)
-            return
+        if res.deployment:
+            res.last_used = self._clock()  # an endpoint's idle time counts from a replica being ready
+            if len(res.replicas) > res.target:  # scaled down while it started
+                self._retire_replica(res, replica)
+                return
         self._history.record(res.model, runner.load_s)
         with contextlib.suppress(Exception):
             res.need_bytes = max(await runner.memory_bytes(), 1)
