@@ -74,8 +74,8 @@ class EndpointMount:
         namespace, name = parts[0], parts[1]
         rest = "/" + (parts[2] if len(parts) > 2 else "")
         services = request.app.state.services
-        controller: EndpointController = services.endpoints
-        live = controller.find(namespace, name)
+        controller: EndpointController | None = services.endpoints
+        live = controller.find(namespace, name) if controller is not None else None
         if live is None:
             raise EndpointNotFound(f"Endpoint {namespace}/{name} does not exist")
         principal = await self._caller(request, services, live)
@@ -83,6 +83,7 @@ class EndpointMount:
             raise EndpointNotFound(
                 f"Endpoint {namespace}/{name} has no route {rest}; it serves: {', '.join(sorted(SERVED))}"
             )
+        assert controller is not None
         status = controller.status(live)
         if status["state"] == "paused":
             raise EndpointUnavailable(f"Endpoint {namespace}/{name} is paused; resume it to call it")
