@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hubserve.accounts.database import session_factory
 from hubserve.accounts.schema import EndpointRow
-from hubserve.accounts.store import now_utc
+from hubserve.accounts.store import as_utc, now_utc
 from hubserve.errors import EndpointExists, EndpointNotFound
 from hubserve.types.endpoints import EndpointSpec
 
@@ -89,12 +89,6 @@ def _stored(row: EndpointRow) -> StoredEndpoint:
         EndpointSpec.model_validate_json(row.spec),
         row.created_by,
         row.updated_by,
-        _aware(row.created_at),
-        _aware(row.updated_at),
+        as_utc(row.created_at),
+        as_utc(row.updated_at),
     )
-
-
-def _aware(when: datetime) -> datetime:
-    from datetime import UTC
-
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -238,7 +238,7 @@ class AccountStore:
                 raise Unauthorized("Invalid token: it does not match any token of this server")
             if row.revoked_at is not None:
                 raise Unauthorized(f"Token {tokens.shown(selector)} has been revoked")
-            if row.expires_at is not None and _aware(row.expires_at) <= now_utc():
+            if row.expires_at is not None and as_utc(row.expires_at) <= now_utc():
                 raise Unauthorized(f"Token {tokens.shown(selector)} expired at {_iso(row.expires_at)}")
             owner = session.get(Account, row.account_id)
             assert owner is not None
@@ -377,7 +377,7 @@ class AccountStore:
 
 
 def _account_info(row: Account) -> AccountInfo:
-    return AccountInfo(row.id, row.name, row.kind, row.tier, row.is_admin, _aware(row.created_at))
+    return AccountInfo(row.id, row.name, row.kind, row.tier, row.is_admin, as_utc(row.created_at))
 
 
 def _token_info(row: Token, owner: str) -> TokenInfo:
@@ -387,17 +387,17 @@ def _token_info(row: Token, owner: str) -> TokenInfo:
         name=row.name,
         shown=tokens.shown(row.selector),
         scopes=tuple(s for s in row.scopes.split(",") if s),
-        created_at=_aware(row.created_at),
-        last_used_at=_aware(row.last_used_at) if row.last_used_at else None,
-        expires_at=_aware(row.expires_at) if row.expires_at else None,
+        created_at=as_utc(row.created_at),
+        last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
+        expires_at=as_utc(row.expires_at) if row.expires_at else None,
         revoked=row.revoked_at is not None,
     )
 
 
-def _aware(when: datetime) -> datetime:
+def as_utc(when: datetime) -> datetime:
     """SQLite hands datetimes back naive; every stored time is UTC."""
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _iso(when: datetime | None) -> str | None:
-    return _aware(when).isoformat().replace("+00:00", "Z") if when is not None else None
+    return as_utc(when).isoformat().replace("+00:00", "Z") if when is not None else None

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 from hubserve.accounts.principal import Principal, Scope
 from hubserve.errors import (
     BadRequest,
-    EndpointExists,
     EndpointNotFound,
     Forbidden,
     ModelNotFound,
@@ -143,8 +142,6 @@ async def create_endpoint(
     )
     spec = await _model(services, principal, spec, asked)
     check_compute(spec, computes(services.settings.memory_budget_bytes))
-    if _controller(services).find(namespace, name) is not None:
-        raise EndpointExists(f"Endpoint {name} already exists in {namespace}; pick another name or delete it")
     live = await _controller(services).create(spec, principal.name or "")
     return _json(request, services, live)
 
