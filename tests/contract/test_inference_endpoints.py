@@ -362,7 +362,9 @@ def test_a_duplicate_name_is_a_conflict_and_protected_means_authenticated(server
     assert first.json()["model"]["task"] == "text-classification"
     again = httpx.post(f"{server}/v2/endpoint/alice", json=body, headers=auth(home, "alice"))
     assert again.status_code == 409 and again.headers["x-error-type"] == "endpoint_exists"
-    assert httpx.delete(f"{server}/v2/endpoint/alice/twice", headers=auth(home, "alice")).status_code == 200
+    # A delete stops the runner and waits for a load still under way: seconds, past httpx's 5 s default.
+    deleted = httpx.delete(f"{server}/v2/endpoint/alice/twice", headers=auth(home, "alice"), timeout=120)
+    assert deleted.status_code == 200
 
 
 def test_hardware_is_this_machine(server: str, home: Path) -> None:
