@@ -306,6 +306,14 @@ def test_access_types_and_who_may_manage(server: str, home: Path) -> None:
             "bad_request",
             "pendingRequests",
         ),
+        ({"model": {"repository": "test/tiny-embed", "env": {"1ST": "x"}}}, 422, "validation", "'1ST'"),
+        ({"model": {"repository": "test/tiny-embed", "env": {"A": 1}}}, 422, "validation", "strings"),
+        (
+            {"model": {"repository": "test/tiny-embed", "secrets": {"KEY": "s3cret"}}},
+            400,
+            "bad_request",
+            "model.env",
+        ),
         (
             {"model": {"repository": "test/tiny-embed", "image": {"custom": {"url": "ghcr.io/x:1"}}}},
             400,
@@ -342,6 +350,86 @@ def test_bad_create_bodies_get_a_clear_error(
     assert answer.headers["x-error-type"] == error_type
     assert names in answer.json()["error"]
     assert httpx.get(f"{server}/v2/endpoint/alice/fine", headers=auth(home, "alice")).status_code == 404
+
+
+def runner_env(server: str, home: Path, name: str) -> list[dict[str, str]]:
+    """The process environment of each runner the endpoint has now (read from /proc by its pid)."""
+    ps = httpx.get(f"{server}/api/ps", headers=auth(home, "root")).json()
+    rows = [m for m in ps["models"] if m["endpoint"] and f"alice/{name}@" in m["endpoint"]]
+    envs = []
+    for row in rows:
+        for runner in row["runners"]:
+            raw = Path(f"/proc/{runner['pid']}/environ").read_bytes().split(b"\0")
+            envs.append(dict(item.decode().split("=", 1) for item in raw if b"=" in item))
+    return envs
+
+
+def test_model_env_reaches_the_runners_and_a_change_rolls_over(server: str, home: Path) -> None:
+    ep = api(server, home).create_inference_endpoint(
+        "withenv",
+        repository="test/tiny-embed",
+        framework="pytorch",
+        namespace="alice",
+        env={"GREETING": "hello", "HF_HUB_OFFLINE": "0"},
+        token=token(home, "alice"),
+        **CPU,
+    )
+    ep.wait(timeout=120, refresh_every=1)
+    (env,) = runner_env(server, home, "withenv")
+    assert env["GREETING"] == "hello"
+    assert env["HF_HUB_OFFLINE"] == "1"  # runners never reach for a remote hub, whatever the spec says
+    assert state(server, home, "withenv")["model"]["env"] == {"GREETING": "hello", "HF_HUB_OFFLINE": "0"}
+
+    api(server, home).update_inference_endpoint(
+        "withenv", namespace="alice", env={"GREETING": "bonjour"}, token=token(home, "alice")
+    )
+    until(
+        lambda: (
+            state(server, home, "withenv")["status"]["state"] == "running"
+            and [e.get("GREETING") for e in runner_env(server, home, "withenv")] == ["bonjour"]
+        )
+    )
+    assert ep.client.feature_extraction("still serving").shape[-1] == 32
+    ep.delete()
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error_type", "names"),
+    [
+        ({"model": {"env": {"bad-name": "x"}}}, 422, "validation", "'bad-name'"),
+        ({"model": {"secrets": {"KEY": "v"}}}, 400, "bad_request", "model.secrets"),
+        ({"model": {"repository": "nobody/nothing"}}, 400, "bad_request", "test/tiny-cls"),
+        ({"model": {"task": "text-generation"}}, 400, "task_not_supported", "text-classification"),
+        ({"compute": {"scaling": {"minReplica": 3, "maxReplica": 2}}}, 422, "validation", "minReplica"),
+        ({"compute": {"instanceSize": "x64"}}, 400, "bad_request", "cpu/local-cpu/x1"),
+        ({"type": "secret"}, 400, "bad_request", "public, authenticated, private"),
+        ({"model": "not an object"}, 422, "validation", "model"),
+    ],
+)
+def test_bad_updates_get_a_clear_error_and_change_nothing(
+    server: str, home: Path, change: dict[str, Any], status: int, error_type: str, names: str
+) -> None:
+    name = "steady"
+    if httpx.get(f"{server}/v2/endpoint/alice/{name}", headers=auth(home, "alice")).status_code == 404:
+        api(server, home).create_inference_endpoint(
+            name,
+            repository="test/tiny-cls",
+            framework="pytorch",
+            namespace="alice",
+            min_replica=0,
+            max_replica=1,
+            token=token(home, "alice"),
+            **CPU,
+        )
+    before = state(server, home, name)
+    answer = httpx.put(f"{server}/v2/endpoint/alice/{name}", json=change, headers=auth(home, "alice"))
+    assert answer.status_code == status, answer.text
+    assert answer.headers["x-error-type"] == error_type
+    assert names in answer.json()["error"]
+    after = state(server, home, name)
+    assert {k: after[k] for k in ("model", "compute", "type")} == {
+        k: before[k] for k in ("model", "compute", "type")
+    }
 
 
 def test_a_duplicate_name_is_a_conflict_and_protected_means_authenticated(server: str, home: Path) -> None:
@@ -470,9 +558,10 @@ def test_the_cli_manages_endpoints(server: str, home: Path, capsys: pytest.Captu
     assert f"alice/clied: running at {server}/endpoints/alice/clied" in capsys.readouterr().out
     assert main(["endpoint", "ls", *common]) == 0
     assert "clied" in capsys.readouterr().out
-    assert main(["endpoint", "update", "clied", "--max-replica", "2", *common]) == 0
+    assert main(["endpoint", "update", "clied", "--max-replica", "2", "--env", "MODE=fast", *common]) == 0
     assert main(["endpoint", "describe", "clied", *common]) == 0
-    assert '"maxReplica": 2' in capsys.readouterr().out
+    described = capsys.readouterr().out
+    assert '"maxReplica": 2' in described and '"MODE": "fast"' in described
     assert main(["endpoint", "pause", "clied", *common]) == 0
     assert "alice/clied: paused" in capsys.readouterr().out
     assert main(["endpoint", "create", "clied", "--model", "test/tiny-cls", *common]) == 2

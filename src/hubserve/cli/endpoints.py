@@ -21,6 +21,7 @@ from hubserve.errors import HubserveError
 
 Call = Callable[..., Any]
 Server = Callable[[argparse.Namespace, Settings], str]
+ENV_HELP = "a variable for the endpoint's runner processes (repeat for more; update replaces them all)"
 
 
 class EndpointFailed(HubserveError):
@@ -52,6 +53,7 @@ def add_commands(sub: Any, call: Call, server: Server) -> None:
     create.add_argument("--min-replica", type=int, default=1)
     create.add_argument("--max-replica", type=int, default=1)
     create.add_argument("--scale-to-zero-min", type=int, help="idle minutes before it scales to zero")
+    create.add_argument("--env", action="append", type=_variable, metavar="NAME=VALUE", help=ENV_HELP)
     create.add_argument("--wait", action="store_true", help="wait until it is running")
     verb("ls", "list the namespace's endpoints", _ls)
     for name, text, run in (
@@ -68,7 +70,15 @@ def add_commands(sub: Any, call: Call, server: Server) -> None:
     update.add_argument("--revision")
     update.add_argument("--min-replica", type=int)
     update.add_argument("--max-replica", type=int)
+    update.add_argument("--env", action="append", type=_variable, metavar="NAME=VALUE", help=ENV_HELP)
     update.add_argument("--wait", action="store_true", help="wait until it is running again")
+
+
+def _variable(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def _namespace(args: argparse.Namespace, call: Call, base: str) -> str:
@@ -97,6 +107,8 @@ def _create(args: argparse.Namespace, settings: Settings, call: Call, base: str)
     }
     if args.task:
         body["model"]["task"] = args.task
+    if args.env:
+        body["model"]["env"] = dict(args.env)
     data = call(args, "POST", f"{base}/v2/endpoint/{namespace}", json=body)
     if args.wait:
         data = _wait(args, call, f"{base}/v2/endpoint/{namespace}/{args.name}")
@@ -165,7 +177,11 @@ def _update(args: argparse.Namespace, settings: Settings, call: Call, base: str)
     scaling = {
         k: v for k, v in (("minReplica", args.min_replica), ("maxReplica", args.max_replica)) if v is not None
     }
-    model = {k: v for k, v in (("repository", args.model), ("revision", args.revision)) if v is not None}
+    model: dict[str, Any] = {
+        k: v for k, v in (("repository", args.model), ("revision", args.revision)) if v is not None
+    }
+    if args.env:
+        model["env"] = dict(args.env)
     body: dict[str, Any] = {}
     if scaling:
         body["compute"] = {"scaling": scaling}

@@ -209,7 +209,7 @@ class EndpointController:
         spec = live.spec
         try:
             await self._scheduler.deploy(
-                key, ModelId.parse(spec.repository), replicas=max(1, spec.min_replica)
+                key, ModelId.parse(spec.repository), replicas=max(1, spec.min_replica), env=spec.env
             )
         except HubserveError as exc:
             if strict:
@@ -234,7 +234,7 @@ class EndpointController:
         spec = live.spec
         replicas = max(1, spec.min_replica, min(self._target(live), spec.max_replica))
         try:
-            await self._scheduler.deploy(key, ModelId.parse(spec.repository), replicas=replicas)
+            await self._scheduler.deploy(key, ModelId.parse(spec.repository), replicas=replicas, env=spec.env)
             while True:
                 view = self._scheduler.deployment(key)
                 if view is None:

@@ -6,7 +6,7 @@ A runner is one model ready to serve: calls in, memory out, and a way to stop it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
@@ -41,4 +41,7 @@ class Runner(Protocol):
         """Stop at once."""
 
 
-Starter = Callable[[str], Awaitable[Runner]]
+class Starter(Protocol):
+    """Starts a runner with ``model`` loaded; ``env`` adds variables to its process (``model.env``)."""
+
+    def __call__(self, model: str, env: Mapping[str, str] | None = None) -> Awaitable[Runner]: ...

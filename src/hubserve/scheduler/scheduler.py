@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -94,6 +94,7 @@ class Residency:
     pinned: bool = False
     key: str = ""  # its key in the scheduler: the model id, or a deployment's name
     deployment: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # a deployment's extra process environment
     target: int = 1  # replicas it should have (a deployment's; 0 once scaled to zero)
     extra_loads: set[asyncio.Task[None]] = field(default_factory=set)
     replicas: list[Replica] = field(default_factory=list)
@@ -324,8 +325,10 @@ class Scheduler:
 
     # ---- deployments (an endpoint's pinned replicas) ---------------------------------------------------
 
-    async def deploy(self, key: str, model_id: ModelId, *, replicas: int) -> None:
-        """Start ``replicas`` pinned runners of a model under ``key``, without waiting for them.
+    async def deploy(
+        self, key: str, model_id: ModelId, *, replicas: int, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start ``replicas`` pinned runners of a model under ``key``, with ``env``, without waiting.
 
         Its memory must fit beside the other deployments and pinned models: EndpointCapacity if not. Idle
         serverless models are evicted to make room; never another deployment.
@@ -338,6 +341,7 @@ class Scheduler:
                 model=str(model_id),
                 key=key,
                 deployment=True,
+                env=dict(env or {}),
                 pinned=True,
                 target=replicas,
                 size_bytes=manifest.size_bytes,
@@ -555,7 +559,7 @@ class Scheduler:
         try:
             await asyncio.sleep(delay_s)
             started = self._clock()
-            runner = await self._starter(res.model)
+            runner = await self._starter(res.model, res.env or None)
         except asyncio.CancelledError:
             if extra:  # one more replica, no longer wanted
                 raise

@@ -34,6 +34,5 @@ class EndpointSpec(BaseModel):
     scaling_threshold: float | None = None
     type: AccessType = "authenticated"
     env: dict[str, str] = Field(default_factory=dict)
-    secret_names: list[str] = Field(default_factory=list)  # secrets' values are never stored or echoed
     tags: list[str] = Field(default_factory=list)
     paused: bool = False

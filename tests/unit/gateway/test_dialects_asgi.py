@@ -7,7 +7,7 @@ error mapper, with no process and no model: the fake runner records the calls th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ class FakeBackend:
     runners: dict[str, FakeRunner] = field(default_factory=dict)
 
     def __call__(self, settings: Settings) -> RunnerBackend:
-        async def start(model: str) -> FakeRunner:
+        async def start(model: str, env: Mapping[str, str] | None = None) -> FakeRunner:
             runner = self.runners[model] = FakeRunner(model)
             return runner
 

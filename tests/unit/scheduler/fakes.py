@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,14 @@ class Starter:
         self.memory = memory
         self.load_s = load_s
         self.started: list[str] = []
+        self.envs: list[dict[str, str] | None] = []  # each start's extra process environment
         self.runners: dict[str, FakeRunner] = {}
         self.fail_next = False
         self.gate: asyncio.Event | None = None
 
-    async def __call__(self, model: str) -> FakeRunner:
+    async def __call__(self, model: str, env: Mapping[str, str] | None = None) -> FakeRunner:
         self.started.append(model)
+        self.envs.append(dict(env) if env is not None else None)
         if self.gate is not None:
             await self.gate.wait()
         self.clock.advance(self.load_s)

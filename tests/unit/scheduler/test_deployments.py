@@ -47,6 +47,21 @@ async def ready(scheduler: Scheduler, key: str, count: int) -> None:
     raise AssertionError(f"{key} never had {count} ready replicas: {scheduler.deployment(key)}")
 
 
+async def test_a_deployments_env_goes_to_each_of_its_runners_and_serverless_gets_none(
+    tmp_path, clock, starter
+) -> None:
+    scheduler = make(tmp_path, clock, starter)
+    await scheduler.deploy("ep/env@1", A, replicas=2, env={"MODE": "fast"})
+    await ready(scheduler, "ep/env@1", 2)
+    async with scheduler.lease(B, hold_s=10):
+        pass
+    assert list(zip(starter.started, starter.envs, strict=True)) == [
+        ("t/a", {"MODE": "fast"}),
+        ("t/a", {"MODE": "fast"}),
+        ("t/b", None),
+    ]
+
+
 async def test_requests_are_spread_over_the_replicas(tmp_path, clock, starter) -> None:
     scheduler = make(tmp_path, clock, starter)
     await scheduler.deploy("ep/one@1", A, replicas=2)

@@ -8,6 +8,7 @@ revision, task}`` and ``status.{state, url, createdAt, updatedAt}``, and raises 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hubserve.errors import BadRequest, ValidationFailed
@@ -22,6 +23,22 @@ ACCESS_TYPES = {
 }
 METRICS = ("pendingRequests",)
 HEALTH_ROUTE = "/health"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env(env: Any) -> dict[str, str]:
+    """``model.env``: variable names (letters, digits, ``_``, not starting with a digit) to strings."""
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ValidationFailed("model.env must map variable names to strings", param="model.env")
+    bad = [k for k in env if not isinstance(k, str) or not ENV_NAME.fullmatch(k)]
+    if bad:
+        raise ValidationFailed(
+            f"model.env names must be letters, digits and '_', not starting with a digit: {bad[0]!r} is not",
+            param="model.env",
+        )
+    if any("\0" in v for v in env.values()):
+        raise ValidationFailed("model.env values may not contain NUL characters", param="model.env")
+    return dict(env)
 
 
 def check_name(name: Any) -> str:
@@ -105,8 +122,8 @@ def changes(body: Any) -> dict[str, Any]:
     if image and set(image) != {"huggingface"}:
         raise BadRequest(
             f"model.image {', '.join(image)} is not supported: hubserve runs models from its own hub with "
-            "its "
-            'own runtimes; send {"huggingface": {}} or leave it out',
+            "its own runtimes; "
+            'send {"huggingface": {}} or leave it out',
             param="model.image",
         )
     for key in ("command", "args"):
@@ -115,17 +132,14 @@ def changes(body: Any) -> dict[str, Any]:
                 f"model.{key} is for custom containers, which hubserve does not run", param=f"model.{key}"
             )
     if "env" in model:
-        env = model["env"] or {}
-        if not isinstance(env, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
-        ):
-            raise ValidationFailed("model.env must map names to strings", param="model.env")
-        out["env"] = dict(env)
-    if "secrets" in model:
-        secrets = model["secrets"] or {}
-        if not isinstance(secrets, dict):
-            raise ValidationFailed("model.secrets must map names to strings", param="model.secrets")
-        out["secret_names"] = sorted(secrets)
+        out["env"] = check_env(model["env"] or {})
+    if model.get("secrets"):
+        raise BadRequest(
+            "model.secrets is not supported: hubserve keeps no secret store, and an endpoint's spec is "
+            "readable by its namespace's members; put the value in the server's environment, or in "
+            "model.env if it need not be secret",
+            param="model.secrets",
+        )
     if "type" in body:
         kind = body["type"]
         if kind not in ACCESS_TYPES:
@@ -206,7 +220,7 @@ def endpoint_json(
             "framework": spec.framework,
             "image": {"huggingface": {}},
             "env": spec.env,
-            "secrets": {name: "***" for name in spec.secret_names},
+            "secrets": {},
         },
         "healthRoute": HEALTH_ROUTE,
         "tags": spec.tags,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from hubserve.protocol import RunnerConfig
@@ -48,15 +49,18 @@ class SparePool:
         """Seconds a start spends before loading weights: none with a spare ready, else a process start."""
         return 0.0 if any(p.alive for p in self._ready) else self._spawn_s
 
-    async def start(self, model: str) -> RunnerClient:
-        """A runner with ``model`` loaded: a spare if one is ready, else a fresh process."""
+    async def start(self, model: str, env: Mapping[str, str] | None = None) -> RunnerClient:
+        """A runner with ``model`` loaded: a spare if one is ready, else a fresh process.
+
+        A runner with ``env`` is always a fresh process: variables must be there before its imports read them.
+        """
         process = None
-        while self._ready and process is None:
+        while self._ready and process is None and not env:
             candidate = self._ready.pop()
             process = candidate if candidate.alive else None
         if process is None:
             started = time.perf_counter()
-            process = await RunnerProcess.spawn(self._socket_dir, self._config)
+            process = await RunnerProcess.spawn(self._socket_dir, self._config, env)
             self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
         client = RunnerClient(model, SocketTransport(process.socket), process, self._deadlines)

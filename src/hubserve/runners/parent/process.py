@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -34,8 +35,10 @@ class RunnerProcess:
         self._pump = asyncio.create_task(self._pump_output())
 
     @classmethod
-    async def spawn(cls, socket_dir: Path, config: RunnerConfig) -> RunnerProcess:
-        """Start a runner with its config and wait until it answers on its socket."""
+    async def spawn(
+        cls, socket_dir: Path, config: RunnerConfig, env: Mapping[str, str] | None = None
+    ) -> RunnerProcess:
+        """Start a runner with its config (and ``env`` added) and wait until it answers on its socket."""
         socket_dir.mkdir(parents=True, exist_ok=True)
         socket = socket_dir / f"r-{uuid.uuid4().hex[:12]}.sock"
         proc = await asyncio.create_subprocess_exec(
@@ -49,7 +52,7 @@ class RunnerProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, **RUNNER_ENV},
+            env={**os.environ, **(env or {}), **RUNNER_ENV},
         )
         runner = cls(proc, socket)
         try:
