@@ -51,6 +51,8 @@ bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python -m bench.embeddings
 	$(BIN)/python -m bench.chat
+	$(BIN)/python -m bench.coldstart
+	$(BIN)/python -m bench.endpoints
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

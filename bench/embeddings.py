@@ -95,9 +95,15 @@ ROUTES: dict[str, tuple[str, Any]] = {
 
 
 def _wrk_run(
-    url: str, texts: list[str], clients: int, seconds: int, token: str, route: str = "hf"
+    url: str,
+    texts: list[str],
+    clients: int,
+    seconds: int,
+    token: str,
+    route: str = "hf",
+    path: str | None = None,
 ) -> dict[str, Any]:
-    """One sentence per request on ``route`` (see ROUTES) from ``clients`` connections, for ``seconds``.
+    """One sentence per request on ``route`` (see ROUTES) or ``path``, ``clients`` connections, ``seconds``.
 
     The requests cycle through ``texts``, the very sentences the in-process ceiling embeds, so both
     sides of the ratio do the same work (the cache is off, so repeats compute again).
@@ -107,7 +113,8 @@ def _wrk_run(
     import subprocess
     import tempfile
 
-    path, body = ROUTES[route]
+    route_path, body = ROUTES[route]
+    path = path or route_path
     bodies = ",".join(f"[==[{json.dumps(body(text))}]==]" for text in texts)
     script = WRK_SCRIPT % (bodies, token, path)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:

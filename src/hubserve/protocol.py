@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +73,19 @@ class RunnerConfig:
 
 
 @dataclass(frozen=True)
+class RunnerOptions:
+    """What one runner gets beyond the server's settings: an endpoint's env and its instance's cores."""
+
+    env: Mapping[str, str] = field(default_factory=dict)  # set in its process before it imports anything
+    threads: int | None = None  # compute threads for its model, in place of RunnerConfig.threads
+
+
+@dataclass(frozen=True)
 class LoadCall:
-    """Load one model into an idle runner."""
+    """Load one model into an idle runner (with ``threads`` in place of the process's own, if given)."""
 
     model_id: str
+    threads: int | None = None
 
 
 @dataclass(frozen=True)

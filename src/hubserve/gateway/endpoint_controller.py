@@ -19,13 +19,14 @@ from typing import Any
 
 from hubserve.accounts.endpoints import EndpointStore, StoredEndpoint
 from hubserve.errors import BadRequest, EndpointNotFound, HubserveError
+from hubserve.protocol import RunnerOptions
 from hubserve.scheduler.autoscale import Autoscaler
 from hubserve.scheduler.scheduler import Scheduler
 from hubserve.types.endpoints import EndpointSpec
 from hubserve.types.names import ModelId
 
 log = logging.getLogger(__name__)
-ROLLOVER_FIELDS = ("repository", "revision", "task", "env")
+ROLLOVER_FIELDS = ("repository", "revision", "task", "env", "instance_size", "accelerator")
 DEFAULT_PENDING_THRESHOLD = 4.0  # pending requests per replica, when a spec names no measure
 
 
@@ -209,7 +210,7 @@ class EndpointController:
         spec = live.spec
         try:
             await self._scheduler.deploy(
-                key, ModelId.parse(spec.repository), replicas=max(1, spec.min_replica), env=spec.env
+                key, ModelId.parse(spec.repository), replicas=max(1, spec.min_replica), options=_options(spec)
             )
         except HubserveError as exc:
             if strict:
@@ -234,7 +235,9 @@ class EndpointController:
         spec = live.spec
         replicas = max(1, spec.min_replica, min(self._target(live), spec.max_replica))
         try:
-            await self._scheduler.deploy(key, ModelId.parse(spec.repository), replicas=replicas, env=spec.env)
+            await self._scheduler.deploy(
+                key, ModelId.parse(spec.repository), replicas=replicas, options=_options(spec)
+            )
             while True:
                 view = self._scheduler.deployment(key)
                 if view is None:
@@ -307,3 +310,7 @@ class EndpointController:
 
 def _clamp(target: int, spec: EndpointSpec) -> int:
     return max(spec.min_replica, min(spec.max_replica, target))
+
+
+def _options(spec: EndpointSpec) -> RunnerOptions:
+    return RunnerOptions(env=dict(spec.env), threads=spec.cpu_threads)

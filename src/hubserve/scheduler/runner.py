@@ -6,10 +6,10 @@ A runner is one model ready to serve: calls in, memory out, and a way to stop it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo
+from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo, RunnerOptions
 
 
 class Runner(Protocol):
@@ -42,6 +42,6 @@ class Runner(Protocol):
 
 
 class Starter(Protocol):
-    """Starts a runner with ``model`` loaded; ``env`` adds variables to its process (``model.env``)."""
+    """Starts a runner with ``model`` loaded; ``options`` are a deployment's env and threads."""
 
-    def __call__(self, model: str, env: Mapping[str, str] | None = None) -> Awaitable[Runner]: ...
+    def __call__(self, model: str, options: RunnerOptions | None = None) -> Awaitable[Runner]: ...

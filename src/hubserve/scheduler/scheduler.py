@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -41,7 +41,14 @@ from hubserve.errors import (
     ShuttingDown,
 )
 from hubserve.hub.store import HubStore
-from hubserve.protocol import OUT_OF_MEMORY_EXIT, EncodeCall, GenerateCall, Generation, GenerationInfo
+from hubserve.protocol import (
+    OUT_OF_MEMORY_EXIT,
+    EncodeCall,
+    GenerateCall,
+    Generation,
+    GenerationInfo,
+    RunnerOptions,
+)
 from hubserve.scheduler.batcher import EncodeBatcher
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.policy import Resident, estimate_memory, pick_victims
@@ -94,7 +101,7 @@ class Residency:
     pinned: bool = False
     key: str = ""  # its key in the scheduler: the model id, or a deployment's name
     deployment: bool = False
-    env: dict[str, str] = field(default_factory=dict)  # a deployment's extra process environment
+    options: RunnerOptions | None = None  # a deployment's env and threads for each of its runners
     target: int = 1  # replicas it should have (a deployment's; 0 once scaled to zero)
     extra_loads: set[asyncio.Task[None]] = field(default_factory=set)
     replicas: list[Replica] = field(default_factory=list)
@@ -326,9 +333,9 @@ class Scheduler:
     # ---- deployments (an endpoint's pinned replicas) ---------------------------------------------------
 
     async def deploy(
-        self, key: str, model_id: ModelId, *, replicas: int, env: Mapping[str, str] | None = None
+        self, key: str, model_id: ModelId, *, replicas: int, options: RunnerOptions | None = None
     ) -> None:
-        """Start ``replicas`` pinned runners of a model under ``key``, with ``env``, without waiting.
+        """Start ``replicas`` pinned runners of a model under ``key``, with ``options``, without waiting.
 
         Its memory must fit beside the other deployments and pinned models: EndpointCapacity if not. Idle
         serverless models are evicted to make room; never another deployment.
@@ -341,7 +348,7 @@ class Scheduler:
                 model=str(model_id),
                 key=key,
                 deployment=True,
-                env=dict(env or {}),
+                options=options,
                 pinned=True,
                 target=replicas,
                 size_bytes=manifest.size_bytes,
@@ -559,7 +566,7 @@ class Scheduler:
         try:
             await asyncio.sleep(delay_s)
             started = self._clock()
-            runner = await self._starter(res.model, res.env or None)
+            runner = await self._starter(res.model, res.options)
         except asyncio.CancelledError:
             if extra:  # one more replica, no longer wanted
                 raise

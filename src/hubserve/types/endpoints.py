@@ -11,6 +11,7 @@ AccessType = Literal["public", "authenticated", "private"]
 ScalingMetric = Literal["pendingRequests", "hardwareUsage"]
 # A DNS label, as Inference Endpoints' names: lower-case letters, digits and '-', 1 to 32 characters.
 ENDPOINT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
+INSTANCE_SIZE = re.compile(r"x([1-9][0-9]*)")
 
 
 class EndpointSpec(BaseModel):
@@ -36,3 +37,9 @@ class EndpointSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
     paused: bool = False
+
+    @property
+    def cpu_threads(self) -> int | None:
+        """Compute threads for each replica of a CPU instance: ``xK`` is K cores; None on GPUs."""
+        size = INSTANCE_SIZE.fullmatch(self.instance_size)
+        return int(size.group(1)) if size and self.accelerator == "cpu" else None

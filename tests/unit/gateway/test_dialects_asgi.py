@@ -7,7 +7,7 @@ error mapper, with no process and no model: the fake runner records the calls th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,14 @@ import pytest
 from hubserve.config import Settings
 from hubserve.errors import ValidationFailed
 from hubserve.hub.store import HubStore
-from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, Generation, GenerationInfo
+from hubserve.protocol import (
+    EncodeCall,
+    GenerateCall,
+    GenerateHeader,
+    Generation,
+    GenerationInfo,
+    RunnerOptions,
+)
 from hubserve.scheduler import factory
 from hubserve.scheduler.factory import RunnerBackend
 from hubserve.server import create_app
@@ -88,7 +95,7 @@ class FakeBackend:
     runners: dict[str, FakeRunner] = field(default_factory=dict)
 
     def __call__(self, settings: Settings) -> RunnerBackend:
-        async def start(model: str, env: Mapping[str, str] | None = None) -> FakeRunner:
+        async def start(model: str, options: RunnerOptions | None = None) -> FakeRunner:
             runner = self.runners[model] = FakeRunner(model)
             return runner
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hubserve.errors import ModelLoadFailed, RunnerCrashed
 from hubserve.hub.store import HubStore
-from hubserve.protocol import EncodeCall
+from hubserve.protocol import EncodeCall, RunnerOptions
 from hubserve.types.names import ModelId
 
 MB = 1 << 20
@@ -79,14 +78,14 @@ class Starter:
         self.memory = memory
         self.load_s = load_s
         self.started: list[str] = []
-        self.envs: list[dict[str, str] | None] = []  # each start's extra process environment
+        self.options: list[RunnerOptions | None] = []  # each start's env and threads
         self.runners: dict[str, FakeRunner] = {}
         self.fail_next = False
         self.gate: asyncio.Event | None = None
 
-    async def __call__(self, model: str, env: Mapping[str, str] | None = None) -> FakeRunner:
+    async def __call__(self, model: str, options: RunnerOptions | None = None) -> FakeRunner:
         self.started.append(model)
-        self.envs.append(dict(env) if env is not None else None)
+        self.options.append(options)
         if self.gate is not None:
             await self.gate.wait()
         self.clock.advance(self.load_s)

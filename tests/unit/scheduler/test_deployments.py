@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hubserve.errors import EndpointCapacity, EndpointUnavailable, ModelLoading
+from hubserve.protocol import RunnerOptions
 from hubserve.scheduler.history import LoadHistory
 from hubserve.scheduler.scheduler import Limits, Scheduler
 from hubserve.types.names import ModelId
@@ -47,17 +48,18 @@ async def ready(scheduler: Scheduler, key: str, count: int) -> None:
     raise AssertionError(f"{key} never had {count} ready replicas: {scheduler.deployment(key)}")
 
 
-async def test_a_deployments_env_goes_to_each_of_its_runners_and_serverless_gets_none(
+async def test_a_deployments_options_go_to_each_of_its_runners_and_serverless_gets_none(
     tmp_path, clock, starter
 ) -> None:
     scheduler = make(tmp_path, clock, starter)
-    await scheduler.deploy("ep/env@1", A, replicas=2, env={"MODE": "fast"})
+    options = RunnerOptions(env={"MODE": "fast"}, threads=1)
+    await scheduler.deploy("ep/env@1", A, replicas=2, options=options)
     await ready(scheduler, "ep/env@1", 2)
     async with scheduler.lease(B, hold_s=10):
         pass
-    assert list(zip(starter.started, starter.envs, strict=True)) == [
-        ("t/a", {"MODE": "fast"}),
-        ("t/a", {"MODE": "fast"}),
+    assert list(zip(starter.started, starter.options, strict=True)) == [
+        ("t/a", options),
+        ("t/a", options),
         ("t/b", None),
     ]
 

@@ -111,7 +111,11 @@ def create_runner_app(config: RunnerConfig) -> FastAPI:
     @app.post(LOAD)
     async def load(request: Request) -> Response:
         model = host(request)
-        seconds = await model.load(ModelId.parse(str((await body(request))["model_id"])))
+        call = await body(request)
+        threads = call.get("threads")
+        seconds = await model.load(
+            ModelId.parse(str(call["model_id"])), threads=threads if isinstance(threads, int) else None
+        )
         # A runner process serves this one model for life; a full pass first would delay its cold start.
         heap.settle(collect=False)
         reply = LoadReply(seconds, model.one_time_s, model.info()["rss_bytes"], model.generation_info())

@@ -48,10 +48,15 @@ class ModelHost:
         self._tokenizer = anyio.CapacityLimiter(1)
         self._head_lock = anyio.Lock()
 
-    async def load(self, model_id: ModelId) -> float:
-        """Load the model (its default task's head, or its generation engine); return seconds taken."""
+    async def load(self, model_id: ModelId, *, threads: int | None = None) -> float:
+        """Load the model (its default task's head, or its generation engine); return seconds taken.
+
+        ``threads`` replaces the process's configured thread count for this model (an endpoint's cores).
+        """
         if self.model_id is not None:
             raise BadRequest(f"This runner already serves {self.model_id}")
+        if threads is not None and threads > 0:
+            self.config = dataclasses.replace(self.config, threads=threads)
         started = time.perf_counter()
         manifest = self.store.get(model_id)
         self.model_id, self.manifest = model_id, manifest

@@ -76,10 +76,11 @@ class RunnerClient:
         self.generation: GenerationInfo | None = None
         self.load_s = 0.0
 
-    async def load(self) -> LoadReply:
-        """Load the model into the runner; remember its generation info."""
+    async def load(self, threads: int | None = None) -> LoadReply:
+        """Load the model into the runner (on ``threads`` if given); remember its generation info."""
+        call = LoadCall(self.model, threads)
         try:
-            raw = await self._within(self.deadlines.load_s, "load", self._post(LOAD, LoadCall(self.model)))
+            raw = await self._within(self.deadlines.load_s, "load", self._post(LOAD, call))
         except RunnerTimeout as exc:
             raise ModelLoadFailed(exc.message) from None
         reply = load_reply(self._json_or_error(raw.status, raw.content))

@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
-from hubserve.protocol import RunnerConfig
+from hubserve.protocol import RunnerConfig, RunnerOptions
 from hubserve.runners.parent.client import Deadlines, RunnerClient
 from hubserve.runners.parent.process import RunnerProcess
 from hubserve.runners.parent.transport import SocketTransport
@@ -49,23 +48,24 @@ class SparePool:
         """Seconds a start spends before loading weights: none with a spare ready, else a process start."""
         return 0.0 if any(p.alive for p in self._ready) else self._spawn_s
 
-    async def start(self, model: str, env: Mapping[str, str] | None = None) -> RunnerClient:
+    async def start(self, model: str, options: RunnerOptions | None = None) -> RunnerClient:
         """A runner with ``model`` loaded: a spare if one is ready, else a fresh process.
 
-        A runner with ``env`` is always a fresh process: variables must be there before its imports read them.
+        A runner with an ``env`` is always a fresh process: variables must be there before imports read them.
         """
+        options = options or RunnerOptions()
         process = None
-        while self._ready and process is None and not env:
+        while self._ready and process is None and not options.env:
             candidate = self._ready.pop()
             process = candidate if candidate.alive else None
         if process is None:
             started = time.perf_counter()
-            process = await RunnerProcess.spawn(self._socket_dir, self._config, env)
+            process = await RunnerProcess.spawn(self._socket_dir, self._config, options.env)
             self._spawn_s = 0.5 * self._spawn_s + 0.5 * (time.perf_counter() - started)
         process.label = model
         client = RunnerClient(model, SocketTransport(process.socket), process, self._deadlines)
         try:
-            await client.load()
+            await client.load(options.threads)
         except BaseException:
             await client.stop()
             raise

@@ -55,6 +55,14 @@ async def test_concurrent_calls_of_two_tasks_get_the_answers_they_get_alone(hub:
     host.close()
 
 
+async def test_a_load_with_threads_builds_its_model_on_that_many(hub: HubStore) -> None:
+    host = ModelHost(RunnerConfig(hub_dir=Path(hub.root), threads=2), hub)
+    await host.load(ModelId.parse(MODEL), threads=1)  # an x1 endpoint's replica
+    (encoder,) = host.encoders.values()
+    assert encoder.spec.threads == 1
+    host.close()
+
+
 async def test_a_prepared_call_is_trusted_so_a_merged_batch_past_one_requests_limit_runs(
     hub: HubStore,
 ) -> None:

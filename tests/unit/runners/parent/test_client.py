@@ -120,7 +120,11 @@ async def test_load_sends_the_model_and_keeps_the_load_time_less_one_time_work()
     transport = FakeTransport(reply=lambda path, body: json_reply(reply))
     client = RunnerClient("org/m", transport)
     assert await client.load() == reply
-    assert transport.sent == [("/load", {"model_id": "org/m"})]
+    assert await client.load(threads=1) == reply
+    assert transport.sent == [
+        ("/load", {"model_id": "org/m", "threads": None}),
+        ("/load", {"model_id": "org/m", "threads": 1}),
+    ]
     assert client.load_s == pytest.approx(0.5) and client.generation is None
 
 
