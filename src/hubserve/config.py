@@ -42,6 +42,16 @@ class Settings:
     )
     max_body_bytes: int = field(default=4 * 1024 * 1024, metadata={"doc": "Largest request body accepted."})
     max_batch_inputs: int = field(default=256, metadata={"doc": "Most inputs in one request."})
+    max_audio_s: float = field(
+        default=600.0,
+        metadata={
+            "doc": "Longest audio one speech-recognition request may send, in seconds (audio_too_long)."
+        },
+    )
+    max_speech_characters: int = field(
+        default=4096,
+        metadata={"doc": "Longest text one text-to-speech request may send, in characters (input_too_long)."},
+    )
     max_json_depth: int = field(
         default=64,
         metadata={

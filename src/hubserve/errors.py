@@ -4,7 +4,8 @@ HubserveError (500 internal)
 ├── BadRequest (400 bad_request)
 │   ├── InvalidModelId (400 invalid_model_id)
 │   ├── TaskNotSupported (400 task_not_supported)
-│   └── UnknownOption (400 unknown_option)
+│   ├── UnknownOption (400 unknown_option)
+│   └── InvalidAudio (400 invalid_audio)
 ├── ValidationFailed (422 validation)
 ├── Unauthorized (401 unauthorized)
 ├── Forbidden (403 forbidden)
@@ -18,7 +19,8 @@ HubserveError (500 internal)
 │   └── AccountExists (409 account_exists)
 ├── RequestTimeout (408 request_timeout)
 ├── PayloadTooLarge (413 payload_too_large)
-│   └── InputTooLong (413 input_too_long)
+│   ├── InputTooLong (413 input_too_long)
+│   └── AudioTooLong (413 audio_too_long)
 ├── Overloaded (429 overloaded)
 ├── RateLimited (429 rate_limited)
 ├── GenerationFailed (424 generation)
@@ -81,6 +83,12 @@ class UnknownOption(BadRequest):
     """A named choice (runtime, prompt name, strategy) is not one of the valid keys."""
 
     error_type = "unknown_option"
+
+
+class InvalidAudio(BadRequest):
+    """Audio that cannot be decoded: empty, corrupt, or in a format no decoder here reads."""
+
+    error_type = "invalid_audio"
 
 
 class ValidationFailed(HubserveError):
@@ -183,6 +191,12 @@ class InputTooLong(PayloadTooLarge):
     """An input has more tokens than the model takes and truncation was not asked for."""
 
     error_type = "input_too_long"
+
+
+class AudioTooLong(PayloadTooLarge):
+    """Audio longer than the server takes in one request (HUBSERVE_MAX_AUDIO_S)."""
+
+    error_type = "audio_too_long"
 
 
 class Overloaded(HubserveError):

@@ -56,6 +56,7 @@ class RunnerConfig:
     runtime: str = "auto"
     gen_slots: int = 8
     gen_context_tokens: int = 2048
+    max_audio_s: float = 600.0
     log_level: str = "info"
 
     def to_json(self) -> str:

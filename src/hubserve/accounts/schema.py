@@ -94,7 +94,7 @@ class UsageRecord(Base):
     status: Mapped[int] = mapped_column(Integer)
     input_count: Mapped[int] = mapped_column(Integer, default=0)
     output_count: Mapped[int] = mapped_column(Integer, default=0)
-    unit: Mapped[str] = mapped_column(String(8))  # "tokens" | "items"
+    unit: Mapped[str] = mapped_column(String(8))  # "tokens" | "items" | "chars" | "audio_ms"
     compute_ms: Mapped[int] = mapped_column(Integer, default=0)
     cache_hit: Mapped[bool] = mapped_column(Boolean, default=False)
     endpoint: Mapped[str | None] = mapped_column(String(193), nullable=True)  # "namespace/name"

@@ -278,11 +278,17 @@ def _metrics() -> list[ColumnElement[Any]]:
         total(counted("tokens", t.output_count), "output_tokens"),
         total(counted("items", t.input_count), "input_items"),
         total(counted("items", t.output_count), "output_items"),
+        total(counted("chars", t.input_count), "input_chars"),
+        total(counted("chars", t.output_count), "output_chars"),
+        total(counted("audio_ms", t.input_count), "input_audio_ms"),
         total(t.compute_ms, "compute_ms"),
     ]
 
 
-_METRICS = "requests errors cache_hits input_tokens output_tokens input_items output_items compute_ms".split()
+_METRICS = (
+    "requests errors cache_hits input_tokens output_tokens input_items output_items input_chars "
+    "output_chars input_audio_ms compute_ms"
+).split()
 
 
 def _numbers(row: Any) -> dict[str, int]:

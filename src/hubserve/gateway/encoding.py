@@ -25,7 +25,12 @@ def call_context(request: Request, services: Services) -> CallContext:
     """What the caller's headers tell us: the huggingface_hub version, if that is the client."""
     match = _HF_HUB_UA.search(request.headers.get("user-agent", ""))
     version = tuple(int(g or 0) for g in match.groups()) if match else None
-    return CallContext(hf_hub_version=version, max_batch_inputs=services.settings.max_batch_inputs)
+    settings = services.settings
+    return CallContext(
+        hf_hub_version=version,
+        max_batch_inputs=settings.max_batch_inputs,
+        max_speech_characters=settings.max_speech_characters,
+    )
 
 
 async def run_encoder(

@@ -8,6 +8,7 @@ without recursion.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -62,6 +63,13 @@ def _nests_deeper(data: Any, limit: int) -> bool:
     return bool(level)
 
 
+def _is_json(request: Request, raw: bytes) -> bool:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind:
+        return kind == "application/json" or kind.endswith("+json")
+    return raw.lstrip()[:1] == b"{"
+
+
 def _max_depth(request: Request) -> int:
     return get_services(request).settings.max_json_depth
 
@@ -79,9 +87,15 @@ async def read_object(request: Request, *, empty: dict[str, Any] | None = None) 
     return data
 
 
-async def read_inputs_body(request: Request) -> dict[str, Any]:
-    """An HF or TGI body: a JSON object with an ``inputs`` field."""
+async def read_inputs_body(request: Request, *, binary: bool = False) -> dict[str, Any]:
+    """An HF or TGI body: a JSON object with an ``inputs`` field.
+
+    With ``binary`` (tasks whose input is a file), a body that is not JSON is the file itself, as
+    huggingface_hub sends one without parameters: it becomes ``{"inputs": "<base64>"}``.
+    """
     raw = await request.body()
+    if binary and not _is_json(request, raw):
+        return {"inputs": base64.b64encode(raw).decode()}
     if not raw.strip():
         raise ValidationFailed('Request body is empty; expected JSON like {"inputs": ...}')
     data = parse_json(raw, max_depth=_max_depth(request))

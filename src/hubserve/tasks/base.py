@@ -49,6 +49,7 @@ class CallContext:
 
     hf_hub_version: tuple[int, ...] | None = None
     max_batch_inputs: int = 256
+    max_speech_characters: int = 4096
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hubserve.errors import TaskNotSupported
+from hubserve.tasks.automatic_speech_recognition import AutomaticSpeechRecognition
 from hubserve.tasks.base import Envelope, Task
 from hubserve.tasks.feature_extraction import FeatureExtraction
 from hubserve.tasks.fill_mask import FillMask
@@ -12,6 +13,8 @@ from hubserve.tasks.question_answering import QuestionAnswering
 from hubserve.tasks.sentence_similarity import SentenceSimilarity
 from hubserve.tasks.text_classification import TextClassification
 from hubserve.tasks.text_ranking import TextRanking
+from hubserve.tasks.text_to_speech import TextToSpeech
+from hubserve.tasks.text_to_text import Summarization, Text2TextGeneration, Translation
 from hubserve.tasks.token_classification import TokenClassification
 from hubserve.tasks.tokens import Decode, Tokenize
 from hubserve.tasks.zero_shot_classification import ZeroShotClassification
@@ -31,11 +34,19 @@ TASKS: dict[str, Task[Any]] = {
         TextRanking(),
         Tokenize(),
         Decode(),
+        AutomaticSpeechRecognition(),
+        TextToSpeech(),
+        Summarization(),
+        Translation(),
+        Text2TextGeneration(),
     )
 }
 # Calls on any encoder's tokenizer (TEI's /tokenize and /decode): no model is imported for them.
 TOKENIZER_TASKS = frozenset({Tokenize.name, Decode.name})
 
+
+# Tasks whose input is a file: a body that is not JSON is the file itself.
+BINARY_INPUT_TASKS = frozenset({AutomaticSpeechRecognition.name})
 
 # Tasks served by the generation engine rather than an encoder task module.
 GENERATION_TASKS = frozenset({"text-generation"})
@@ -68,6 +79,8 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
     if TextRanking.name in tasks:  # a cross-encoder: a query and its texts rank; texts and pairs classify
         ranks = _is_ranking(envelope.inputs) or TextClassification.name not in tasks
         return TASKS[TextRanking.name if ranks else TextClassification.name]
+    if "translation" in tasks and {"src_lang", "tgt_lang"} & set(envelope.parameters or {}):
+        return TASKS["translation"]  # a seq2seq model that also summarizes: languages say translate
     if "zero-shot-classification" in tasks and "candidate_labels" in (envelope.parameters or {}):
         return TASKS["zero-shot-classification"]
     if {"feature-extraction", "sentence-similarity"} <= tasks:

@@ -355,7 +355,10 @@ def sample(engine: Engine) -> Engine:
 
 
 def totals(**values: int) -> dict[str, int]:
-    keys = "requests errors cache_hits input_tokens output_tokens input_items output_items compute_ms"
+    keys = (
+        "requests errors cache_hits input_tokens output_tokens input_items output_items input_chars "
+        "output_chars input_audio_ms compute_ms"
+    )
     return {key: values.get(key, 0) for key in keys.split()}
 
 
@@ -439,6 +442,30 @@ def test_query_filters(sample: Engine, filters: dict[str, Any], requests: int) -
     assert usage["totals"]["requests"] == requests
     assert sum(s["requests"] for s in usage["series"]) == requests
     assert sum(m["requests"] for m in usage["by_model"]) == requests
+
+
+def test_speech_and_text_units_total_apart(engine: Engine) -> None:
+    record_all(
+        engine,
+        [
+            event(
+                BASE, task="automatic-speech-recognition", unit="audio_ms", input_count=2500, output_count=0
+            ),
+            event(BASE, task="text-to-speech", unit="chars", input_count=40, output_count=0),
+            event(BASE, task="summarization", unit="chars", input_count=300, output_count=60),
+            event(BASE, unit="items", input_count=3, output_count=3),
+        ],
+    )
+    usage = query_usage(engine, start_ms=BASE, end_ms=BASE + HOUR_MS)
+    assert usage["totals"] == totals(
+        requests=4,
+        input_audio_ms=2500,
+        input_chars=340,
+        output_chars=60,
+        input_items=3,
+        output_items=3,
+        compute_ms=4,
+    )
 
 
 def test_query_empty_period(engine: Engine) -> None:

@@ -14,15 +14,18 @@ from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.encoding import call_context, run_encoder
 from hubserve.gateway.generation import Generator, serve_generation
+from hubserve.gateway.hf.pipelines import pipeline_response, with_accepted_format
 from hubserve.gateway.json_body import read_inputs_body
 from hubserve.gateway.metering import Meter, meter_of
 from hubserve.gateway.state import Services
 from hubserve.gateway.textgen.protocol import GenerateRequest
 from hubserve.gateway.textgen.service import generate
 from hubserve.tasks.base import Envelope, parse_model
-from hubserve.tasks.registry import GENERATION_TASKS, resolve_task
+from hubserve.tasks.pipeline import PipelineTask
+from hubserve.tasks.registry import BINARY_INPUT_TASKS, GENERATION_TASKS, resolve_task
 from hubserve.tasks.text_ranking import TextRanking, ranked
 from hubserve.tasks.zero_shot_classification import legacy_shape, wants_list_shape
+from hubserve.types.task_names import TASK_ALIASES
 
 
 async def infer(
@@ -33,13 +36,15 @@ async def infer(
     meter = meter_of(request)
     admission = await services.access.admit(meter, principal, model, task=task_name, route="hf")
     manifest = admission.manifest
-    data = await read_inputs_body(request)
+    binary = TASK_ALIASES.get(task_name or "", task_name or manifest.pipeline_tag) in BINARY_INPUT_TASKS
+    data = await read_inputs_body(request, binary=binary)
     if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
         return await _generate(request, services, admission, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)
     meter.task = task.name
+    envelope = with_accepted_format(request, task.name, envelope)
     ctx = call_context(request, services)
     prepared = task.prepare(envelope, ctx)  # validate here, before anything is queued or loaded
     options = serve_options(request, services.settings, envelope.options)
@@ -54,6 +59,9 @@ async def infer(
         headers.update({"x-compute-type": "cpu", "x-cache": "MISS"})
     if task.name == TextRanking.name:
         return _ranking_response(envelope.inputs, result, headers, started, meter)
+    if isinstance(task, PipelineTask):
+        headers["x-compute-time"] = f"{time.perf_counter() - started:.4f}"
+        return pipeline_response(task.name, prepared, result, meter, headers)
     items = _input_items(envelope.inputs)
     meter.count(items, items if task.name == "feature-extraction" else _result_items(result), "items")
     if task.name == "zero-shot-classification" and not wants_list_shape(ctx):

@@ -18,6 +18,7 @@ from hubserve.gateway.errors import Dialect
 from hubserve.gateway.generation import Generator, bound_model, serve_generation
 from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
+from hubserve.gateway.openai.audio import TRANSCRIPTION_BODY, SpeechRequest, speech, transcriptions
 from hubserve.gateway.openai.embeddings import EmbeddingsRequest, serve_embeddings
 from hubserve.gateway.openai.protocol import BoundChatRequest, ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
@@ -127,6 +128,18 @@ async def text_completions(request: Request, principal: Inferrer, services: Serv
 async def create_embeddings(request: Request) -> Response:
     """Embed the input with the model named in the body: floats, or base64 little-endian float32."""
     return await serve_embeddings(request)
+
+
+@router.post("/v1/audio/transcriptions", responses=errors(*INFERENCE), openapi_extra=TRANSCRIPTION_BODY)
+async def create_transcription(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
+    """Transcribe an uploaded audio file (multipart `file`, `model`): json, text, srt, vtt or verbose_json."""
+    return await transcriptions(request, services, principal)
+
+
+@router.post("/v1/audio/speech", responses=errors(*INFERENCE), openapi_extra=json_body(SpeechRequest))
+async def create_speech(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
+    """Speak ``input`` with a text-to-speech model; the body is the audio file (mp3 unless asked)."""
+    return await speech(request, services, principal)
 
 
 def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:

@@ -17,9 +17,12 @@ from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, Generati
 from hubserve.runtimes.base import Head, LoadedEncoder
 from hubserve.runtimes.generation.api import TokenGenerator
 from hubserve.runtimes.generation.loader import GenerationSpec, load_generator
+from hubserve.runtimes.pipelines.base import PipelineSpec
+from hubserve.runtimes.pipelines.registry import PIPELINE_TASKS, load_pipeline
 from hubserve.runtimes.registry import load_encoder
 from hubserve.runtimes.specs import build_spec
 from hubserve.tasks.chat_template import PLAIN_STOPS, render
+from hubserve.tasks.pipeline import Loaded, PipelineTask
 from hubserve.tasks.registry import GENERATION_TASKS, TASKS
 from hubserve.types.generation import TokenEvent
 from hubserve.types.manifest import Manifest
@@ -43,10 +46,12 @@ class ModelHost:
         self.manifest: Manifest | None = None
         self.encoders: dict[Head, LoadedEncoder] = {}
         self.generator: TokenGenerator | None = None
+        self.pipeline: Loaded | None = None
         self.one_time_s = 0.0
         # The tokenizer's settings (padding, truncation side) are per call on a shared object: one user.
         self._tokenizer = anyio.CapacityLimiter(1)
         self._head_lock = anyio.Lock()
+        self._pipeline_lock = anyio.Lock()
 
     async def load(self, model_id: ModelId, *, threads: int | None = None) -> float:
         """Load the model (its default task's head, or its generation engine); return seconds taken.
@@ -64,6 +69,11 @@ class ModelHost:
             if manifest.pipeline_tag in GENERATION_TASKS:
                 spec = self._generation_spec()
                 self.generator = await anyio.to_thread.run_sync(_loading, model_id, load_generator, spec)
+            elif manifest.pipeline_tag in PIPELINE_TASKS:
+                pipeline = await anyio.to_thread.run_sync(
+                    _loading, model_id, load_pipeline, self._pipeline_spec()
+                )
+                self.pipeline = Loaded(pipeline, max_audio_s=self.config.max_audio_s)
             else:
                 encoder = await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
                 self.one_time_s = encoder.spec.one_time_s
@@ -71,6 +81,16 @@ class ModelHost:
             self.model_id = self.manifest = None  # nothing is served; a later load may try again
             raise
         return time.perf_counter() - started
+
+    def _pipeline_spec(self) -> PipelineSpec:
+        assert self.model_id is not None and self.manifest is not None
+        return PipelineSpec(
+            model_id=str(self.model_id),
+            files_dir=self.store.files_dir(self.model_id),
+            fmt=self.manifest.format,
+            task=self.manifest.pipeline_tag,
+            threads=self.config.threads,
+        )
 
     def _generation_spec(self) -> GenerationSpec:
         assert self.model_id is not None and self.manifest is not None
@@ -102,6 +122,11 @@ class ModelHost:
         assert self.manifest is not None
         task = TASKS[call.task]
         prepared = task.from_call(call)
+        if isinstance(task, PipelineTask):
+            if self.pipeline is None:
+                raise BadRequest(f"Model {self.model_id} does not serve {call.task}")
+            async with self._pipeline_lock:  # a pipeline runs one call at a time, on all its threads
+                return await anyio.to_thread.run_sync(task.compute, self.pipeline, prepared)
         encoder = await self._encoder(task.head_for(self.manifest))
         if task.tokenizes_ahead:
             # Tokenize while the model may still compute the batch before; then wait for the model.
@@ -171,6 +196,8 @@ class ModelHost:
         """Stop the engine, if any, and the encoders' forward threads."""
         if self.generator is not None:
             self.generator.close()
+        if self.pipeline is not None:
+            self.pipeline.model.close()
         for encoder in self.encoders.values():
             encoder.close()
 

@@ -1,0 +1,54 @@
+"""Tasks that run on a whole-model pipeline (speech, text-to-text) rather than an encoder's forward."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from hubserve.errors import InvalidAudio, TaskNotSupported
+from hubserve.protocol import EncodeCall
+from hubserve.runtimes.base import LoadedEncoder
+from hubserve.tasks.base import ParamsT, Prepared, Task
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded pipeline, with the runner's limits on what one call may ask of it."""
+
+    model: Any
+    max_audio_s: float = 600.0
+
+
+class PipelineTask(Task[ParamsT]):
+    """A task whose runner holds a pipeline (``runtimes.pipelines``): one call at a time, in a thread."""
+
+    head = "base"  # unused: a pipeline loads whole
+
+    def run(self, model: LoadedEncoder, request: Prepared[ParamsT]) -> Any:
+        """Pipeline tasks never run on an encoder."""
+        raise TaskNotSupported(f"{self.name} runs on a pipeline, not an encoder")
+
+    def from_call(self, call: EncodeCall) -> Prepared[ParamsT]:
+        """Parameters validated again, so nested ones are models (one call, not a merged batch: cheap)."""
+        params: ParamsT = self.params_model.model_validate(call.params)  # type: ignore[assignment]
+        return Prepared(inputs=call.inputs, params=params, single=call.single)
+
+    @abstractmethod
+    def compute(self, loaded: Loaded, request: Prepared[ParamsT]) -> Any:
+        """Compute the answer from the pipeline (runs in a worker thread)."""
+
+
+def decode_base64_audio(inputs: Any) -> bytes:
+    """The audio bytes of ``inputs``: base64 text, as huggingface_hub sends a file with parameters."""
+    if not isinstance(inputs, str):
+        raise InvalidAudio("`inputs` must be the audio file in base64 (or send the file's bytes as the body)")
+    try:
+        data = base64.b64decode(inputs, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidAudio("`inputs` is not valid base64 audio") from None
+    if not data:
+        raise InvalidAudio("The audio is empty")
+    return data

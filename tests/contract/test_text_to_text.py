@@ -1,0 +1,122 @@
+"""Summarization, translation and text2text-generation through huggingface_hub, on a tiny random BART."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import InferenceClient
+
+from hubserve.hub.importers import import_folder
+from hubserve.hub.store import HubStore
+from hubserve.tasks.registry import supported_tasks
+from hubserve.types.names import ModelId
+from tests.conftest import running_server
+from tests.tiny_media import build_seq2seq
+
+BART = "test/tiny-bart"  # its own task: summarization (the first its head implies)
+TRANSLATOR = "test/tiny-translator"  # the same weights imported for translation
+HOLD = {"X-Wait-For-Model": "true"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("seq2seq")
+    store = HubStore(home / "hub")
+    folder = build_seq2seq(home / "bart")
+    tasks = supported_tasks()
+    import_folder(store, folder, ModelId.parse(BART), supported_tasks=tasks, show_progress=False)
+    import_folder(
+        store,
+        folder,
+        ModelId.parse(TRANSLATOR),
+        supported_tasks=tasks,
+        task="translation",
+        show_progress=False,
+    )
+    with running_server(home) as (url, _):
+        yield url
+
+
+def client(server: str, model: str = BART) -> InferenceClient:
+    return InferenceClient(base_url=f"{server}/models/{model}", headers=HOLD, timeout=120)
+
+
+def test_summarization_and_translation_answer_in_hf_shapes(server: str) -> None:
+    summary = client(server).summarization(
+        "the weather is good today in paris", generate_parameters={"max_new_tokens": 5}
+    )
+    assert isinstance(summary.summary_text, str) and summary.summary_text
+    translated = client(server, TRANSLATOR).translation(
+        "hello world", generate_parameters={"max_new_tokens": 4}
+    )
+    assert isinstance(translated.translation_text, str) and translated.translation_text
+    # One URL for every task (huggingface_hub's base_url): languages make a summarizer translate.
+    languages = client(server).translation("hello world", src_lang="en", tgt_lang="fr")
+    assert isinstance(languages.translation_text, str) and languages.translation_text
+    raw = httpx.post(
+        f"{server}/models/{BART}/pipeline/text2text-generation",
+        json={
+            "inputs": ["one", "two", "three"],
+            "parameters": {"generate_parameters": {"max_new_tokens": 4}},
+        },
+        headers=HOLD,
+        timeout=60,
+    )
+    assert raw.status_code == 200, raw.text
+    assert [sorted(row) for row in raw.json()] == [["generated_text"]] * 3
+
+
+def test_the_same_input_gives_the_same_greedy_output_and_max_new_tokens_bounds_it(server: str) -> None:
+    body = {"inputs": "the capital of france", "parameters": {"generate_parameters": {"max_new_tokens": 3}}}
+    first = httpx.post(f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}).json()
+    again = httpx.post(f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}).json()
+    assert first == again
+    longer = {"inputs": body["inputs"], "parameters": {"generate_parameters": {"max_new_tokens": 8}}}
+    more = httpx.post(f"{server}/models/{BART}", json=longer, headers=HOLD).json()
+    assert len(more[0]["summary_text"]) >= len(first[0]["summary_text"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_type", "names"),
+    [
+        ({"inputs": "the " * 200}, 413, "input_too_long", "longest_first"),
+        ({"inputs": ""}, 422, "validation", "empty"),
+        (
+            {"inputs": "hi", "parameters": {"generate_parameters": {"max_new_tokens": 100000}}},
+            422,
+            "validation",
+            "1024",
+        ),
+        (
+            {"inputs": "hi", "parameters": {"generate_parameters": {"num_beams": 0}}},
+            422,
+            "validation",
+            "num_beams",
+        ),
+        ({"inputs": "hi", "parameters": {"truncation": "sideways"}}, 422, "validation", "truncation"),
+        ({"inputs": "hi", "parameters": {"tgt_lang": 7}}, 422, "validation", "tgt_lang"),
+        ({"inputs": "hi", "parameters": {"voice": "alloy"}}, 422, "validation", "voice"),
+    ],
+)
+def test_bad_summarization_requests_get_a_clear_error(
+    server: str, body: dict[str, Any], status: int, error_type: str, names: str
+) -> None:
+    answer = httpx.post(f"{server}/models/{BART}", json=body, headers=HOLD, timeout=60)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["x-error-type"] == error_type
+    assert names in answer.json()["error"]
+
+
+def test_truncation_lets_a_long_input_through(server: str) -> None:
+    body = {"inputs": "the " * 200, "parameters": {"truncation": "longest_first"}}
+    answer = httpx.post(f"{server}/models/{BART}", json=body, headers=HOLD, timeout=60)
+    assert answer.status_code == 200 and answer.json()[0]["summary_text"]
+
+
+def test_the_model_lists_its_three_tasks(server: str, tmp_path: Path) -> None:
+    info = httpx.get(f"{server}/api/models/{BART}").json()
+    assert {"summarization", "translation", "text2text-generation"} <= set(info.get("tasks", []) or [])

