@@ -48,6 +48,21 @@ class Settings:
             "doc": "Longest audio one speech-recognition request may send, in seconds (audio_too_long)."
         },
     )
+    max_image_pixels: int = field(
+        default=1024 * 1024,
+        metadata={"doc": "Most pixels (width x height) of one generated image (400 image_too_large)."},
+    )
+    max_image_steps: int = field(
+        default=100, metadata={"doc": "Most denoising steps one text-to-image request may ask for (422)."}
+    )
+    file_ttl_s: float = field(
+        default=3600.0,
+        metadata={"doc": "Seconds a generated image fetched by URL (/files/…) stays available."},
+    )
+    file_store_bytes: int = field(
+        default=256 * 1024 * 1024,
+        metadata={"doc": "Most bytes of generated files kept for /files/… URLs; the oldest go first."},
+    )
     max_speech_characters: int = field(
         default=4096,
         metadata={"doc": "Longest text one text-to-speech request may send, in characters (input_too_long)."},

@@ -5,7 +5,8 @@ HubserveError (500 internal)
 │   ├── InvalidModelId (400 invalid_model_id)
 │   ├── TaskNotSupported (400 task_not_supported)
 │   ├── UnknownOption (400 unknown_option)
-│   └── InvalidAudio (400 invalid_audio)
+│   ├── InvalidAudio (400 invalid_audio)
+│   └── ImageTooLarge (400 image_too_large)
 ├── ValidationFailed (422 validation)
 ├── Unauthorized (401 unauthorized)
 ├── Forbidden (403 forbidden)
@@ -29,6 +30,7 @@ HubserveError (500 internal)
 ├── ShuttingDown (503 shutting_down)
 ├── DatabaseUnavailable (503 database_unavailable)
 ├── ModelFailed (503 model_failed)
+├── RequestCancelled (499 cancelled)
 ├── RunnerCrashed (502 runner_crashed)
 ├── RunnerTimeout (504 runner_timeout)
 ├── ModelTooLarge (400 model_too_large)
@@ -89,6 +91,12 @@ class InvalidAudio(BadRequest):
     """Audio that cannot be decoded: empty, corrupt, or in a format no decoder here reads."""
 
     error_type = "invalid_audio"
+
+
+class ImageTooLarge(BadRequest):
+    """An image larger than the server draws (HUBSERVE_MAX_IMAGE_PIXELS)."""
+
+    error_type = "image_too_large"
 
 
 class ValidationFailed(HubserveError):
@@ -307,6 +315,13 @@ class DatabaseUnavailable(HubserveError):
     def headers(self) -> dict[str, str]:
         """A locked file or a restarting server is usually back in seconds."""
         return {"Retry-After": "5"}
+
+
+class RequestCancelled(HubserveError):
+    """The client went away, and the work it asked for was stopped (never sent: it is logged and metered)."""
+
+    status_code = 499
+    error_type = "cancelled"
 
 
 class RunnerCrashed(HubserveError):

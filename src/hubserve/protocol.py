@@ -31,6 +31,7 @@ LOAD = "/load"
 ENCODE = "/encode"
 GENERATE = "/generate"
 INFO = "/info"
+CANCEL = "/cancel"
 HEALTH = "/health"
 
 # The exit code of a runner that ran out of memory: its state can no longer be trusted, so it ends itself
@@ -57,6 +58,8 @@ class RunnerConfig:
     gen_slots: int = 8
     gen_context_tokens: int = 2048
     max_audio_s: float = 600.0
+    max_image_pixels: int = 1024 * 1024
+    max_image_steps: int = 100
     log_level: str = "info"
 
     def to_json(self) -> str:
@@ -121,6 +124,7 @@ class EncodeCall:
     inputs: Any
     params: dict[str, Any] = field(default_factory=dict)
     single: bool = False
+    call_id: str = ""  # a pipeline call's name, so a client gone away can have it stopped (CANCEL)
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ def encode_call(data: dict[str, Any]) -> EncodeCall:
         inputs=data["inputs"],
         params=dict(data.get("params") or {}),
         single=bool(data.get("single", False)),
+        call_id=str(data.get("call_id") or ""),
     )
 
 

@@ -22,6 +22,7 @@ from hubserve.gateway.access import AccessControl
 from hubserve.gateway.app import build_gateway
 from hubserve.gateway.drain import Drain
 from hubserve.gateway.endpoint_controller import EndpointController
+from hubserve.gateway.files import ShortLivedFiles
 from hubserve.gateway.state import Services
 from hubserve.hub.store import HubStore
 from hubserve.scheduler.cache import ResponseCache
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, settle_heap: bool = False) -> FastAPI:
             usage,
             drain,
             endpoints,
+            ShortLivedFiles(settings.file_ttl_s, settings.file_store_bytes),
         )
         await endpoints.start()
         for model in filter(None, (m.strip() for m in settings.pinned_models.split(","))):

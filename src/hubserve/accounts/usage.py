@@ -281,13 +281,14 @@ def _metrics() -> list[ColumnElement[Any]]:
         total(counted("chars", t.input_count), "input_chars"),
         total(counted("chars", t.output_count), "output_chars"),
         total(counted("audio_ms", t.input_count), "input_audio_ms"),
+        total(counted("images", t.output_count), "output_images"),
         total(t.compute_ms, "compute_ms"),
     ]
 
 
 _METRICS = (
     "requests errors cache_hits input_tokens output_tokens input_items output_items input_chars "
-    "output_chars input_audio_ms compute_ms"
+    "output_chars input_audio_ms output_images compute_ms"
 ).split()
 
 

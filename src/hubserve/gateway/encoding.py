@@ -30,6 +30,8 @@ def call_context(request: Request, services: Services) -> CallContext:
         hf_hub_version=version,
         max_batch_inputs=settings.max_batch_inputs,
         max_speech_characters=settings.max_speech_characters,
+        max_image_pixels=settings.max_image_pixels,
+        max_image_steps=settings.max_image_steps,
     )
 
 

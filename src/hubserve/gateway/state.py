@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -12,6 +12,7 @@ from hubserve.config import Settings
 from hubserve.gateway.access import AccessControl
 from hubserve.gateway.drain import Drain
 from hubserve.gateway.endpoint_controller import EndpointController
+from hubserve.gateway.files import ShortLivedFiles
 from hubserve.gateway.hub_view import ModelCatalog
 from hubserve.scheduler.cache import ResponseCache
 from hubserve.scheduler.scheduler import Scheduler
@@ -30,6 +31,7 @@ class Services:
     usage: UsageRecorder
     drain: Drain
     endpoints: EndpointController | None = None
+    files: ShortLivedFiles = field(default_factory=lambda: ShortLivedFiles(3600.0, 256 * 1024 * 1024))
 
 
 async def services_dependency(request: Request) -> Services:

@@ -48,6 +48,8 @@ LICENSE_PHRASES: dict[str, str] = {
 
 def detect_format(folder: Path) -> ModelFormat:
     """The model format of a folder, from the weight files in it."""
+    if (folder / "model_index.json").is_file():
+        return "diffusers"
     if is_ctranslate2(folder):
         return "ctranslate2"
     if piper_voices(folder):
@@ -80,7 +82,12 @@ def piper_voices(folder: Path) -> list[Path]:
     ]
 
 
-LIBRARIES: dict[ModelFormat, str] = {"ctranslate2": "ctranslate2", "piper": "piper", "gguf": "llama.cpp"}
+LIBRARIES: dict[ModelFormat, str] = {
+    "ctranslate2": "ctranslate2",
+    "piper": "piper",
+    "gguf": "llama.cpp",
+    "diffusers": "diffusers",
+}
 
 
 def check_tokenizer(folder: Path) -> None:
@@ -98,6 +105,8 @@ def detect_tasks(folder: Path, explicit: str | None, supported: set[str]) -> lis
         inferred = ["automatic-speech-recognition"] if "suppress_ids" in config else []
     elif piper_voices(folder):
         inferred = ["text-to-speech"]
+    elif (folder / "model_index.json").is_file():
+        inferred = _diffusers_tasks(read_json(folder / "model_index.json"))
     else:
         inferred = _tasks_from_config(folder, config)
     tag = config.get("pipeline_tag") or _readme_field(folder, "pipeline_tag")
@@ -173,6 +182,16 @@ def _tasks_from_config(folder: Path, config: dict[str, Any]) -> list[str]:
     if "text-classification" in tasks and "entail" in labels:
         tasks.append("zero-shot-classification")
     return tasks
+
+
+def _diffusers_tasks(index: dict[str, Any]) -> list[str]:
+    """A diffusers pipeline's task from its class: text-to-image unless it edits or fills images."""
+    name = str(index.get("_class_name", ""))
+    if not name.endswith("Pipeline") or any(
+        word in name for word in ("Img2Img", "Inpaint", "Video", "Audio")
+    ):
+        return []
+    return ["text-to-image"]
 
 
 def _readme_field(folder: Path, key: str) -> str | None:

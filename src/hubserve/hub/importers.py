@@ -43,7 +43,7 @@ def import_folder(
     if not folder.is_dir():
         raise ImportFailed(f"{folder} is not a folder")
     fmt = detect_format(folder)
-    if fmt not in ("gguf", "piper"):  # a GGUF carries its tokenizer; a Piper voice speaks phonemes
+    if fmt not in ("gguf", "piper", "diffusers"):  # GGUF: inside; Piper: phonemes; diffusers: in a subfolder
         check_tokenizer(folder)
     tasks = detect_tasks(folder, task, supported_tasks)
     sources = [

@@ -41,6 +41,8 @@ def runner_config(settings: Settings) -> RunnerConfig:
         gen_slots=settings.gen_slots,
         gen_context_tokens=settings.gen_context_tokens,
         max_audio_s=settings.max_audio_s,
+        max_image_pixels=settings.max_image_pixels,
+        max_image_steps=settings.max_image_steps,
         log_level=settings.log_level,
     )
 

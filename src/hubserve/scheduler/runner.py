@@ -34,6 +34,9 @@ class Runner(Protocol):
     async def healthy(self) -> bool:
         """Whether the runner answers a health check in time."""
 
+    async def progress(self) -> dict[str, Any] | None:
+        """The pipeline call it is on (task, step, steps), or None."""
+
     async def stop(self) -> None:
         """Stop gracefully."""
 

@@ -509,6 +509,17 @@ class Scheduler:
         """Every resident or starting model."""
         return [self._describe(res) for res in self._models.values()]
 
+    async def progress(self) -> dict[int, dict[str, Any]]:
+        """What each busy runner that reports progress (a pipeline: steps of an image) is on, by pid."""
+        busy = [
+            (pid, r.runner)
+            for res in self._models.values()
+            for r in res.replicas
+            if r.active and (pid := getattr(r.runner, "pid", None)) is not None
+        ]
+        views = await asyncio.gather(*(runner.progress() for _, runner in busy), return_exceptions=True)
+        return {pid: view for (pid, _), view in zip(busy, views, strict=True) if isinstance(view, dict)}
+
     def loaded(self) -> set[str]:
         """The models whose runners are ready now."""
         return {m for m, res in self._models.items() if res.ready.is_set() and res.replicas}

@@ -50,6 +50,8 @@ class CallContext:
     hf_hub_version: tuple[int, ...] | None = None
     max_batch_inputs: int = 256
     max_speech_characters: int = 4096
+    max_image_pixels: int = 1024 * 1024
+    max_image_steps: int = 100
 
 
 @dataclass

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import uuid
 from abc import abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from hubserve.errors import InvalidAudio, TaskNotSupported
@@ -20,6 +23,9 @@ class Loaded:
 
     model: Any
     max_audio_s: float = 600.0
+    max_image_pixels: int = 1024 * 1024
+    max_image_steps: int = 100
+    on_step: Callable[[int, int], bool] = field(default=lambda done, total: True)  # progress; False stops
 
 
 class PipelineTask(Task[ParamsT]):
@@ -30,6 +36,10 @@ class PipelineTask(Task[ParamsT]):
     def run(self, model: LoadedEncoder, request: Prepared[ParamsT]) -> Any:
         """Pipeline tasks never run on an encoder."""
         raise TaskNotSupported(f"{self.name} runs on a pipeline, not an encoder")
+
+    def to_call(self, request: Prepared[ParamsT]) -> EncodeCall:
+        """The call, named so that it can be stopped in the runner when its client goes away."""
+        return dataclasses.replace(super().to_call(request), call_id=uuid.uuid4().hex)
 
     def from_call(self, call: EncodeCall) -> Prepared[ParamsT]:
         """Parameters validated again, so nested ones are models (one call, not a merged batch: cheap)."""

@@ -13,6 +13,7 @@ from hubserve.tasks.question_answering import QuestionAnswering
 from hubserve.tasks.sentence_similarity import SentenceSimilarity
 from hubserve.tasks.text_classification import TextClassification
 from hubserve.tasks.text_ranking import TextRanking
+from hubserve.tasks.text_to_image import TextToImage
 from hubserve.tasks.text_to_speech import TextToSpeech
 from hubserve.tasks.text_to_text import Summarization, Text2TextGeneration, Translation
 from hubserve.tasks.token_classification import TokenClassification
@@ -39,6 +40,7 @@ TASKS: dict[str, Task[Any]] = {
         Summarization(),
         Translation(),
         Text2TextGeneration(),
+        TextToImage(),
     )
 }
 # Calls on any encoder's tokenizer (TEI's /tokenize and /decode): no model is imported for them.

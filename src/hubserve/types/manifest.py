@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ModelFormat = Literal["transformers", "onnx", "gguf", "ctranslate2", "piper"]
+ModelFormat = Literal["transformers", "onnx", "gguf", "ctranslate2", "piper", "diffusers"]
 MANIFEST_NAME = "manifest.json"
 
 

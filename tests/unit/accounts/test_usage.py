@@ -357,7 +357,7 @@ def sample(engine: Engine) -> Engine:
 def totals(**values: int) -> dict[str, int]:
     keys = (
         "requests errors cache_hits input_tokens output_tokens input_items output_items input_chars "
-        "output_chars input_audio_ms compute_ms"
+        "output_chars input_audio_ms output_images compute_ms"
     )
     return {key: values.get(key, 0) for key in keys.split()}
 

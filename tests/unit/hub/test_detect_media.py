@@ -46,6 +46,22 @@ def test_an_onnx_json_that_is_no_voice_config_is_plain_onnx(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    ("pipeline", "tasks"),
+    [("StableDiffusionPipeline", ["text-to-image"]), ("StableDiffusionImg2ImgPipeline", [])],
+)
+def test_a_diffusers_folder_is_text_to_image_unless_it_edits_images(
+    tmp_path: Path, pipeline: str, tasks: list[str]
+) -> None:
+    folder = write(tmp_path / pipeline, {"model_index.json": {"_class_name": pipeline}})
+    assert detect_format(folder) == "diffusers"
+    if tasks:
+        assert detect_tasks(folder, None, supported_tasks()) == tasks
+    else:
+        with pytest.raises(ImportFailed, match="--task"):
+            detect_tasks(folder, None, supported_tasks())
+
+
+@pytest.mark.parametrize(
     ("architecture", "first"),
     [
         ("BartForConditionalGeneration", "summarization"),

@@ -63,7 +63,7 @@ def test_pipeline_tag_and_explicit_task(store: HubStore, tiny_dirs: dict[str, Pa
     assert _import(store, folder, "t/a").tasks == ["zero-shot-classification", "text-classification"]
     assert _import(store, folder, "t/b", task="text-classification").tasks[0] == "text-classification"
     with pytest.raises(ImportFailed, match="not supported"):
-        _import(store, folder, "t/c", task="text-to-image")
+        _import(store, folder, "t/c", task="image-to-video")
 
 
 def test_existing_id_needs_replace(store: HubStore, tiny_dirs: dict[str, Path]) -> None:

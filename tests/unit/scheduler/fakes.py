@@ -55,6 +55,9 @@ class FakeRunner:
             return False
         return not self.exited.is_set()
 
+    async def progress(self) -> dict[str, Any] | None:
+        return None
+
     async def stopped(self) -> int:
         await self.exited.wait()
         return self.exit_code or 0

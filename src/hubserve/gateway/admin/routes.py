@@ -60,6 +60,10 @@ async def per_model_info(model: str, principal: Reader, services: ServicesDep) -
 async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
     """Loaded and loading models: memory, idle time, requests running and queued."""
     models = services.scheduler.ps()
+    progress = await services.scheduler.progress()
+    for model in models:
+        for runner in model["runners"]:
+            runner["progress"] = progress.get(runner["pid"])
     return {
         "models": models,
         "memory_budget_bytes": services.scheduler.limits.memory_budget_bytes,

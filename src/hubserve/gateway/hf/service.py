@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from hubserve.accounts.principal import Principal
 from hubserve.gateway.access import Admission
 from hubserve.gateway.cold_start import serve_options
+from hubserve.gateway.disconnect import unless_disconnected
 from hubserve.gateway.encoding import call_context, run_encoder
 from hubserve.gateway.generation import Generator, serve_generation
 from hubserve.gateway.hf.pipelines import pipeline_response, with_accepted_format
@@ -52,7 +53,8 @@ async def infer(
         "x-task": task.name,
         "x-compute-characters": str(_characters(envelope.inputs)),
     }
-    result = await run_encoder(services, admission, meter, task.to_call(prepared), options, key_body=data)
+    running = run_encoder(services, admission, meter, task.to_call(prepared), options, key_body=data)
+    result = await (unless_disconnected(request, running) if isinstance(task, PipelineTask) else running)
     if meter.cache_hit:
         headers.update({"x-compute-type": "cache", "x-cache": "HIT"})
     else:

@@ -20,6 +20,7 @@ from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.audio import TRANSCRIPTION_BODY, SpeechRequest, speech, transcriptions
 from hubserve.gateway.openai.embeddings import EmbeddingsRequest, serve_embeddings
+from hubserve.gateway.openai.images import ImagesRequest, fetch_file, generations
 from hubserve.gateway.openai.protocol import BoundChatRequest, ChatRequest, CompletionRequest
 from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.openapi import AUTHENTICATED, INFERENCE, MODEL, errors, json_body, streaming
@@ -140,6 +141,18 @@ async def create_transcription(request: Request, principal: Inferrer, services: 
 async def create_speech(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
     """Speak ``input`` with a text-to-speech model; the body is the audio file (mp3 unless asked)."""
     return await speech(request, services, principal)
+
+
+@router.post("/v1/images/generations", responses=errors(*INFERENCE), openapi_extra=json_body(ImagesRequest))
+async def create_images(request: Request, principal: Inferrer, services: ServicesDep) -> Response:
+    """Draw images with a text-to-image model: URLs under /files (short-lived) or base64."""
+    return await generations(request, services, principal)
+
+
+@router.get("/files/{name}", responses=errors(404))
+async def get_file(name: str, services: ServicesDep) -> Response:
+    """A generated image by its unguessable name, until it expires (no token: the name is the key)."""
+    return fetch_file(services, name)
 
 
 def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:

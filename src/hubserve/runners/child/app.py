@@ -19,6 +19,7 @@ from hubserve.errors import HubserveError
 from hubserve.hub.store import HubStore
 from hubserve.protocol import (
     ARRAY_MEDIA_TYPE,
+    CANCEL,
     ENCODE,
     GENERATE,
     HEALTH,
@@ -120,6 +121,10 @@ def create_runner_app(config: RunnerConfig) -> FastAPI:
         heap.settle(collect=False)
         reply = LoadReply(seconds, model.one_time_s, model.info()["rss_bytes"], model.generation_info())
         return Response(dumps(reply), media_type=JSON_MEDIA_TYPE)
+
+    @app.post(CANCEL)
+    async def cancel(request: Request) -> dict[str, Any]:
+        return {"cancelled": host(request).cancel(str((await body(request)).get("call_id", "")))}
 
     @app.get(INFO)
     async def info(request: Request) -> dict[str, Any]:

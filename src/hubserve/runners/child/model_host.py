@@ -10,10 +10,11 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from hubserve.errors import BadRequest, HubserveError, ModelLoadFailed
+from hubserve.errors import BadRequest, HubserveError, ModelLoadFailed, RequestCancelled
 from hubserve.hub.store import HubStore
 from hubserve.procfs import rss_bytes
 from hubserve.protocol import EncodeCall, GenerateCall, GenerateHeader, GenerationInfo, RunnerConfig
+from hubserve.runners.child.progress import Progress
 from hubserve.runtimes.base import Head, LoadedEncoder
 from hubserve.runtimes.generation.api import TokenGenerator
 from hubserve.runtimes.generation.loader import GenerationSpec, load_generator
@@ -29,6 +30,7 @@ from hubserve.types.manifest import Manifest
 from hubserve.types.names import ModelId
 
 T = TypeVar("T")
+MAX_CANCELLED = 1024  # names of waiting calls to skip: bounded, a runner never holds more waiting calls
 
 
 class ModelHost:
@@ -47,6 +49,8 @@ class ModelHost:
         self.encoders: dict[Head, LoadedEncoder] = {}
         self.generator: TokenGenerator | None = None
         self.pipeline: Loaded | None = None
+        self.progress = Progress()
+        self._cancelled: set[str] = set()  # calls cancelled while they waited for the pipeline
         self.one_time_s = 0.0
         # The tokenizer's settings (padding, truncation side) are per call on a shared object: one user.
         self._tokenizer = anyio.CapacityLimiter(1)
@@ -73,7 +77,13 @@ class ModelHost:
                 pipeline = await anyio.to_thread.run_sync(
                     _loading, model_id, load_pipeline, self._pipeline_spec()
                 )
-                self.pipeline = Loaded(pipeline, max_audio_s=self.config.max_audio_s)
+                self.pipeline = Loaded(
+                    pipeline,
+                    max_audio_s=self.config.max_audio_s,
+                    max_image_pixels=self.config.max_image_pixels,
+                    max_image_steps=self.config.max_image_steps,
+                    on_step=self.progress.step,
+                )
             else:
                 encoder = await self._encoder(TASKS[manifest.pipeline_tag].head_for(manifest))
                 self.one_time_s = encoder.spec.one_time_s
@@ -126,7 +136,16 @@ class ModelHost:
             if self.pipeline is None:
                 raise BadRequest(f"Model {self.model_id} does not serve {call.task}")
             async with self._pipeline_lock:  # a pipeline runs one call at a time, on all its threads
-                return await anyio.to_thread.run_sync(task.compute, self.pipeline, prepared)
+                if call.call_id in self._cancelled:
+                    self._cancelled.discard(call.call_id)
+                    raise RequestCancelled(f"The {task.name} call was cancelled before it started")
+                self.progress.begin(task.name, call.call_id)
+                try:
+                    return await anyio.to_thread.run_sync(task.compute, self.pipeline, prepared)
+                except InterruptedError:
+                    raise RequestCancelled(f"The {task.name} call was cancelled") from None
+                finally:
+                    self.progress.end()
         encoder = await self._encoder(task.head_for(self.manifest))
         if task.tokenizes_ahead:
             # Tokenize while the model may still compute the batch before; then wait for the model.
@@ -136,6 +155,16 @@ class ModelHost:
             return await anyio.to_thread.run_sync(task.run_tokenized, encoder, prepared, tokenized)
         async with self._tokenizer:  # this task tokenizes inside run: no one else may use the tokenizer
             return await anyio.to_thread.run_sync(task.run, encoder, prepared)
+
+    def cancel(self, call_id: str) -> bool:
+        """Stop the pipeline call ``call_id`` at its next step, or before it starts if it still waits."""
+        if not call_id:
+            return False
+        if self.progress.call_id == call_id:
+            return self.progress.cancel()
+        if len(self._cancelled) < MAX_CANCELLED:
+            self._cancelled.add(call_id)
+        return True
 
     def require_generator(self) -> TokenGenerator:
         """The generation engine; a clear error if this model does not generate."""
@@ -181,6 +210,7 @@ class ModelHost:
         out: dict[str, Any] = {
             "model": str(self.model_id) if self.model_id else None,
             "rss_bytes": rss_bytes(),
+            "progress": self.progress.view(),
         }
         if self.generator is not None:
             out["generation"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import orjson
 from hubserve.errors import HubserveError, ModelLoadFailed, RunnerCrashed, RunnerTimeout
 from hubserve.protocol import (
     ARRAY_MEDIA_TYPE,
+    CANCEL,
     ENCODE,
     GENERATE,
     HEALTH,
+    INFO,
     LOAD,
     SHAPE_HEADER,
     EncodeCall,
@@ -90,8 +93,16 @@ class RunnerClient:
         return reply
 
     async def encode(self, call: EncodeCall) -> Any:
-        """Run an encoder task; an array answer comes back as a float32 array."""
-        reply = await self._within(self.deadlines.call_s, "call", self._post(ENCODE, call))
+        """Run an encoder task; an array answer comes back as a float32 array.
+
+        A named (pipeline) call cancelled here, when its client went away, is stopped in the runner too.
+        """
+        try:
+            reply = await self._within(self.deadlines.call_s, "call", self._post(ENCODE, call))
+        except asyncio.CancelledError:
+            if call.call_id:
+                await asyncio.shield(self._cancel(call.call_id))
+            raise
         if reply.status == 200 and reply.media_type == ARRAY_MEDIA_TYPE:
             return array_from_wire(reply.content, reply.headers.get(SHAPE_HEADER, ""))
         return self._json_or_error(reply.status, reply.content)
@@ -146,6 +157,19 @@ class RunnerClient:
             raise self._crashed(exc) from exc
         finally:
             await stream.close()
+
+    async def progress(self) -> dict[str, Any] | None:
+        """The pipeline call the runner is on (task, step, steps), or None."""
+        try:
+            reply = await self.transport.get(INFO, self.deadlines.health_s)
+        except (TimeoutError, TransportError):
+            return None
+        view = orjson.loads(reply.content).get("progress") if reply.status == 200 else None
+        return view if isinstance(view, dict) else None
+
+    async def _cancel(self, call_id: str) -> None:
+        with contextlib.suppress(TimeoutError, TransportError, HubserveError):
+            await asyncio.wait_for(self._post(CANCEL, {"call_id": call_id}), self.deadlines.health_s)
 
     async def healthy(self) -> bool:
         """Whether the runner answers its health check within the deadline."""

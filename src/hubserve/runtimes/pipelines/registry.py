@@ -7,6 +7,7 @@ from typing import Any
 
 from hubserve.errors import ModelLoadFailed
 from hubserve.runtimes.pipelines.base import PipelineSpec
+from hubserve.runtimes.pipelines.diffusion_backend import Diffusion
 from hubserve.runtimes.pipelines.faster_whisper_backend import FasterWhisper
 from hubserve.runtimes.pipelines.piper_backend import PiperSpeech
 from hubserve.runtimes.pipelines.seq2seq_backend import Seq2Seq
@@ -16,6 +17,7 @@ PIPELINE_RUNTIMES: dict[tuple[str, str], Callable[[PipelineSpec], Any]] = {
     ("automatic-speech-recognition", "ctranslate2"): FasterWhisper,
     ("automatic-speech-recognition", "transformers"): TransformersSpeech,
     ("text-to-speech", "piper"): PiperSpeech,
+    ("text-to-image", "diffusers"): Diffusion,
     ("summarization", "transformers"): Seq2Seq,
     ("translation", "transformers"): Seq2Seq,
     ("text2text-generation", "transformers"): Seq2Seq,

@@ -147,9 +147,31 @@ async def test_encode_sends_the_prepared_call_and_reads_a_float32_array_back() -
                 "inputs": ["a", "b"],
                 "params": {"normalize": True},
                 "single": False,
+                "call_id": "",
             },
         )
     ]
+
+
+async def test_a_named_call_cancelled_midway_is_cancelled_in_the_runner_too() -> None:
+    started = asyncio.Event()
+
+    class SlowEncode(FakeTransport):
+        async def post(self, path: str, body: bytes) -> Reply:
+            if path == "/encode":
+                self.sent.append((path, orjson.loads(body)))
+                started.set()
+                await asyncio.Event().wait()
+            return await super().post(path, body)
+
+    transport = SlowEncode(reply=lambda path, body: json_reply({"cancelled": True}))
+    call = EncodeCall("text-to-image", "a cat", {}, single=True, call_id="c1")
+    running = asyncio.create_task(RunnerClient("org/m", transport).encode(call))
+    await started.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert transport.sent[-1] == ("/cancel", {"call_id": "c1"})
 
 
 async def test_an_error_answer_becomes_the_same_error_class() -> None:
