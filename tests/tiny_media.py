@@ -181,3 +181,63 @@ def build_diffusion(folder: Path, seed: int = 0) -> Path:
     out = folder / "pipeline"
     pipeline.save_pretrained(str(out))
     return out
+
+
+LABELS = {0: "cat", 1: "dog", 2: "bird"}
+
+
+def build_vision(kind: str, folder: Path, seed: int = 0) -> Path:
+    """A one-layer random ViT classifier (``vit``) or YOLOS detector (``yolos``) for 32x32 images."""
+    import torch
+    from transformers import (
+        ViTConfig,
+        ViTForImageClassification,
+        ViTImageProcessor,
+        YolosConfig,
+        YolosForObjectDetection,
+        YolosImageProcessor,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    shape = {"patch_size": 8, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
+    labels = {"id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
+    if kind == "vit":
+        config = ViTConfig(image_size=32, intermediate_size=32, **shape, **labels)
+        ViTForImageClassification(config).save_pretrained(str(folder))
+        ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(str(folder))
+    else:
+        config = YolosConfig(
+            image_size=[32, 32], intermediate_size=32, num_detection_tokens=5, **shape, **labels
+        )
+        YolosForObjectDetection(config).save_pretrained(str(folder))
+        YolosImageProcessor(size={"shortest_edge": 32, "longest_edge": 32}).save_pretrained(str(folder))
+    return folder
+
+
+def build_audio_classifier(folder: Path, seed: int = 0) -> Path:
+    """A one-layer random wav2vec2 clip classifier with two labels, speech and music."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = Wav2Vec2Config(
+        vocab_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8, 8),
+        conv_stride=(5, 2),
+        conv_kernel=(10, 3),
+        num_feat_extract_layers=2,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        classifier_proj_size=8,
+        id2label={0: "speech", 1: "music"},
+        label2id={"speech": 0, "music": 1},
+    )
+    Wav2Vec2ForSequenceClassification(config).save_pretrained(str(folder))
+    Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(str(folder))
+    return folder

@@ -6,6 +6,7 @@ HubserveError (500 internal)
 │   ├── TaskNotSupported (400 task_not_supported)
 │   ├── UnknownOption (400 unknown_option)
 │   ├── InvalidAudio (400 invalid_audio)
+│   ├── InvalidImage (400 invalid_image)
 │   └── ImageTooLarge (400 image_too_large)
 ├── ValidationFailed (422 validation)
 ├── Unauthorized (401 unauthorized)
@@ -93,8 +94,14 @@ class InvalidAudio(BadRequest):
     error_type = "invalid_audio"
 
 
+class InvalidImage(BadRequest):
+    """An image that cannot be read: empty, corrupt, or in a format Pillow does not know."""
+
+    error_type = "invalid_image"
+
+
 class ImageTooLarge(BadRequest):
-    """An image larger than the server draws (HUBSERVE_MAX_IMAGE_PIXELS)."""
+    """An image larger than the server draws or reads (HUBSERVE_MAX_IMAGE_PIXELS)."""
 
     error_type = "image_too_large"
 

@@ -83,6 +83,24 @@ def test_tasks_list_local_models_that_the_client_accepts(server: str) -> None:
     assert {GEMMA, SMOLLM} <= set(tasks["text-generation"]["widgetModels"])
     assert set(tasks["conversational"]["widgetModels"]) == set(tasks["text-generation"]["widgetModels"])
     assert "test/tiny-cls" not in tasks["feature-extraction"]["widgetModels"]
+    assert tasks["feature-extraction"]["supported"] and tasks["text-to-image"]["supported"]
+    assert tasks["image-to-video"] == {
+        "id": "image-to-video",
+        "label": "Image to video",
+        "widgetModels": [],
+        "supported": False,
+    }
+
+
+def test_info_lists_the_tasks_served_and_not_and_a_call_for_another_names_them(server: str) -> None:
+    tasks = httpx.get(f"{server}/info").json()["tasks"]
+    assert {"automatic-speech-recognition", "text-to-image", "feature-extraction"} <= set(tasks["supported"])
+    assert "image-to-video" in tasks["not_supported"] and not set(tasks["supported"]) & set(
+        tasks["not_supported"]
+    )
+    answer = httpx.post(f"{server}/models/{MINILM}/pipeline/image-to-video", json={"inputs": "x"})
+    assert answer.status_code == 400 and answer.headers["x-error-type"] == "task_not_supported"
+    assert "does not serve task 'image-to-video'" in answer.json()["error"] and "text-to-image" in answer.text
 
 
 # Run in a child: the helper changes huggingface_hub's module state for its whole process.

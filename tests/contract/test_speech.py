@@ -168,7 +168,7 @@ def test_the_transformers_whisper_runtime_serves_the_same_routes(server: str, to
     )
     assert isinstance(out.text, str) and out.text  # random weights: some text, with its timestamps
     assert out.chunks and all(
-        0.0 <= c.timestamp[0] <= c.timestamp[1] <= wav_seconds(audio) for c in out.chunks
+        0.0 <= c.timestamp[0] <= c.timestamp[1] <= wav_seconds(audio) + 0.01 for c in out.chunks
     )
 
 

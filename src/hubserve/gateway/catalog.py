@@ -8,7 +8,7 @@ from typing import Any, Literal
 from hubserve.accounts.principal import Principal
 from hubserve.gateway.catalog_shapes import model_body
 from hubserve.gateway.state import Services
-from hubserve.tasks.registry import GENERATION_TASKS, supported_tasks
+from hubserve.tasks.registry import GENERATION_TASKS, supported_tasks, unsupported_tasks
 from hubserve.types.manifest import Manifest
 
 SortKey = Literal["id", "createdAt", "lastModified", "downloads", "likes", "trendingScore"]
@@ -92,8 +92,16 @@ async def recommended(catalog: Catalog) -> dict[str, Any]:
     default = catalog.services.settings.default_model
     entries = [(name, m) for name, m in await catalog.entries() if name == m.id]  # models, not aliases
     out: dict[str, Any] = {}
-    for task in sorted(supported_tasks() | {"conversational"}):
-        models = [name for name, m in entries if serves(m.pipeline_tag, m.tasks, task)]
+    served = supported_tasks() | {"conversational"}
+    for task in sorted(served | unsupported_tasks()):
+        models = (
+            [name for name, m in entries if serves(m.pipeline_tag, m.tasks, task)] if task in served else []
+        )
         models.sort(key=lambda name: name != default)
-        out[task] = {"id": task, "label": task.replace("-", " ").capitalize(), "widgetModels": models}
+        out[task] = {
+            "id": task,
+            "label": task.replace("-", " ").capitalize(),
+            "widgetModels": models,
+            "supported": task in served,  # hubserve's: a task no runtime here serves is listed, as false
+        }
     return out

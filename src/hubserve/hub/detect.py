@@ -21,6 +21,9 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
 
 # Architecture class suffix → tasks that head serves, in preference order.
 ARCHITECTURE_TASKS: dict[str, list[str]] = {
+    "ForImageClassification": ["image-classification"],
+    "ForObjectDetection": ["object-detection"],
+    "ForAudioClassification": ["audio-classification"],
     "WhisperForConditionalGeneration": ["automatic-speech-recognition"],
     "ForSpeechSeq2Seq": ["automatic-speech-recognition"],
     "ForCTC": ["automatic-speech-recognition"],
@@ -34,6 +37,7 @@ ARCHITECTURE_TASKS: dict[str, list[str]] = {
     "LMHeadModel": ["text-generation"],
     "Model": ["feature-extraction", "sentence-similarity"],
 }
+AUDIO_MODEL_TYPES = frozenset({"wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat"})
 EMBEDDING_TASKS = ["feature-extraction", "sentence-similarity", "zero-shot-classification"]
 # A cross-encoder: one relevance logit per (query, document) pair; its head still classifies.
 RERANK_TASKS = ["text-ranking", "text-classification"]
@@ -88,6 +92,16 @@ LIBRARIES: dict[ModelFormat, str] = {
     "gguf": "llama.cpp",
     "diffusers": "diffusers",
 }
+
+
+# Models that read no text, or keep their tokenizer elsewhere (a GGUF inside, diffusers in a subfolder).
+UNTOKENIZED_FORMATS = frozenset({"gguf", "piper", "diffusers"})
+UNTOKENIZED_TASKS = frozenset({"image-classification", "object-detection", "audio-classification"})
+
+
+def needs_tokenizer(fmt: ModelFormat, tasks: list[str]) -> bool:
+    """Whether a model of this format and tasks must bring a tokenizer."""
+    return fmt not in UNTOKENIZED_FORMATS and tasks[0] not in UNTOKENIZED_TASKS
 
 
 def check_tokenizer(folder: Path) -> None:
@@ -178,6 +192,8 @@ def _tasks_from_config(folder: Path, config: dict[str, Any]) -> list[str]:
             if str(arch).endswith(suffix):
                 tasks.extend(arch_tasks)
                 break
+    if config.get("model_type") in AUDIO_MODEL_TYPES and "text-classification" in tasks:
+        tasks = ["audio-classification"]  # a speech encoder's sequence head classifies clips, not text
     labels = " ".join(str(v).lower() for v in (config.get("id2label") or {}).values())
     if "text-classification" in tasks and "entail" in labels:
         tasks.append("zero-shot-classification")

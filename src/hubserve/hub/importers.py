@@ -15,6 +15,7 @@ from hubserve.hub.detect import (
     detect_format,
     detect_license,
     detect_tasks,
+    needs_tokenizer,
 )
 from hubserve.hub.store import HubStore
 from hubserve.hub.weights import check_weights
@@ -43,9 +44,9 @@ def import_folder(
     if not folder.is_dir():
         raise ImportFailed(f"{folder} is not a folder")
     fmt = detect_format(folder)
-    if fmt not in ("gguf", "piper", "diffusers"):  # GGUF: inside; Piper: phonemes; diffusers: in a subfolder
-        check_tokenizer(folder)
     tasks = detect_tasks(folder, task, supported_tasks)
+    if needs_tokenizer(fmt, tasks):
+        check_tokenizer(folder)
     sources = [
         (path, path.relative_to(folder).as_posix())
         for path in sorted(folder.rglob("*"))

@@ -8,6 +8,7 @@ from hubserve.errors import TaskNotSupported
 from hubserve.tasks.automatic_speech_recognition import AutomaticSpeechRecognition
 from hubserve.tasks.base import Envelope, Task
 from hubserve.tasks.feature_extraction import FeatureExtraction
+from hubserve.tasks.file_classification import AudioClassification, ImageClassification, ObjectDetection
 from hubserve.tasks.fill_mask import FillMask
 from hubserve.tasks.question_answering import QuestionAnswering
 from hubserve.tasks.sentence_similarity import SentenceSimilarity
@@ -20,7 +21,7 @@ from hubserve.tasks.token_classification import TokenClassification
 from hubserve.tasks.tokens import Decode, Tokenize
 from hubserve.tasks.zero_shot_classification import ZeroShotClassification
 from hubserve.types.manifest import Manifest
-from hubserve.types.task_names import TASK_ALIASES
+from hubserve.types.task_names import HUB_TASKS, TASK_ALIASES
 
 TASKS: dict[str, Task[Any]] = {
     task.name: task
@@ -41,6 +42,9 @@ TASKS: dict[str, Task[Any]] = {
         Translation(),
         Text2TextGeneration(),
         TextToImage(),
+        ImageClassification(),
+        ObjectDetection(),
+        AudioClassification(),
     )
 }
 # Calls on any encoder's tokenizer (TEI's /tokenize and /decode): no model is imported for them.
@@ -48,7 +52,14 @@ TOKENIZER_TASKS = frozenset({Tokenize.name, Decode.name})
 
 
 # Tasks whose input is a file: a body that is not JSON is the file itself.
-BINARY_INPUT_TASKS = frozenset({AutomaticSpeechRecognition.name})
+BINARY_INPUT_TASKS = frozenset(
+    {
+        AutomaticSpeechRecognition.name,
+        AudioClassification.name,
+        ImageClassification.name,
+        ObjectDetection.name,
+    }
+)
 
 # Tasks served by the generation engine rather than an encoder task module.
 GENERATION_TASKS = frozenset({"text-generation"})
@@ -57,6 +68,11 @@ GENERATION_TASKS = frozenset({"text-generation"})
 def supported_tasks() -> set[str]:
     """Names of every task a model can be imported for."""
     return (set(TASKS) - TOKENIZER_TASKS) | GENERATION_TASKS
+
+
+def unsupported_tasks() -> set[str]:
+    """The Hub's inference tasks no model here can serve."""
+    return set(HUB_TASKS) - supported_tasks()
 
 
 def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) -> Task[Any]:
@@ -69,8 +85,9 @@ def resolve_task(manifest: Manifest, requested: str | None, envelope: Envelope) 
     if requested is not None:
         requested = TASK_ALIASES.get(requested, requested)
         if requested not in TASKS or requested in TOKENIZER_TASKS:
+            known = "hubserve does not serve" if requested in HUB_TASKS else "Unknown"
             raise TaskNotSupported(
-                f"Unknown task {requested!r}; valid: {', '.join(sorted(supported_tasks()))}"
+                f"{known} task {requested!r}; the tasks it serves: {', '.join(sorted(supported_tasks()))}"
             )
         if requested not in manifest.tasks:
             raise TaskNotSupported(

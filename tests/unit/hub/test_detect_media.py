@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hubserve.errors import ImportFailed
-from hubserve.hub.detect import detect_format, detect_tasks
+from hubserve.hub.detect import detect_format, detect_tasks, needs_tokenizer
 from hubserve.tasks.registry import supported_tasks
 
 
@@ -67,8 +67,24 @@ def test_a_diffusers_folder_is_text_to_image_unless_it_edits_images(
         ("BartForConditionalGeneration", "summarization"),
         ("MarianMTModel", "translation"),
         ("WhisperForConditionalGeneration", "automatic-speech-recognition"),
+        ("ViTForImageClassification", "image-classification"),
+        ("YolosForObjectDetection", "object-detection"),
+        ("ASTForAudioClassification", "audio-classification"),
     ],
 )
 def test_seq2seq_and_whisper_heads_have_their_tasks(tmp_path: Path, architecture: str, first: str) -> None:
     folder = write(tmp_path / architecture, {"config.json": {"architectures": [architecture]}})
     assert detect_tasks(folder, None, supported_tasks())[0] == first
+
+
+def test_a_speech_encoders_sequence_head_classifies_audio_not_text(tmp_path: Path) -> None:
+    config = {"architectures": ["Wav2Vec2ForSequenceClassification"], "model_type": "wav2vec2"}
+    folder = write(tmp_path / "w2v", {"config.json": config})
+    assert detect_tasks(folder, None, supported_tasks()) == ["audio-classification"]
+
+
+def test_only_models_that_read_text_need_a_tokenizer() -> None:
+    assert needs_tokenizer("transformers", ["text-classification"])
+    assert not needs_tokenizer("transformers", ["image-classification"])
+    assert not needs_tokenizer("diffusers", ["text-to-image"])
+    assert not needs_tokenizer("piper", ["text-to-speech"])

@@ -12,6 +12,7 @@ from hubserve.gateway.callers import Admin, Reader
 from hubserve.gateway.openapi import AUTHENTICATED, MODEL, QUERY, errors
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.embedding import read_embedding_config
+from hubserve.tasks.registry import supported_tasks, unsupported_tasks
 from hubserve.types.names import ModelId
 
 router = APIRouter()
@@ -39,6 +40,7 @@ async def info(principal: Reader, services: ServicesDep) -> dict[str, Any]:
         "models": len(visible),
         "max_client_batch_size": settings.max_batch_inputs,
         "max_body_bytes": settings.max_body_bytes,
+        "tasks": {"supported": sorted(supported_tasks()), "not_supported": sorted(unsupported_tasks())},
     }
     if principal.can(Scope.ADMIN):
         body["hub"] = str(services.store.root)

@@ -18,6 +18,7 @@ from hubserve.gateway.metering import Meter
 from hubserve.tasks.audio_codec import CONTENT_TYPES
 from hubserve.tasks.automatic_speech_recognition import AutomaticSpeechRecognition, hf_answer
 from hubserve.tasks.base import Envelope, Prepared
+from hubserve.tasks.registry import BINARY_INPUT_TASKS
 from hubserve.tasks.text_to_image import ACCEPTED, TextToImage
 from hubserve.tasks.text_to_speech import TextToSpeech
 
@@ -55,6 +56,9 @@ def pipeline_response(
         meter.count(len(prepared.inputs), 0, "chars")
         headers["x-audio-seconds"] = f"{float(result['seconds']):.3f}"
         return Response(base64.b64decode(result["audio"]), 200, headers, result["content_type"])
+    if task in BINARY_INPUT_TASKS:  # a file classified: one item in, one label (or box) out each
+        meter.count(1, len(result), "items")
+        return Response(orjson.dumps(result), 200, headers, "application/json")
     read = sum(len(text) for text in prepared.inputs)
     written = sum(len(text) for row in result for text in row.values())
     meter.count(read, written, "chars")

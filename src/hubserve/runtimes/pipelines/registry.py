@@ -11,6 +11,7 @@ from hubserve.runtimes.pipelines.diffusion_backend import Diffusion
 from hubserve.runtimes.pipelines.faster_whisper_backend import FasterWhisper
 from hubserve.runtimes.pipelines.piper_backend import PiperSpeech
 from hubserve.runtimes.pipelines.seq2seq_backend import Seq2Seq
+from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
 from hubserve.runtimes.pipelines.transformers_whisper import TransformersSpeech
 
 PIPELINE_RUNTIMES: dict[tuple[str, str], Callable[[PipelineSpec], Any]] = {
@@ -18,6 +19,9 @@ PIPELINE_RUNTIMES: dict[tuple[str, str], Callable[[PipelineSpec], Any]] = {
     ("automatic-speech-recognition", "transformers"): TransformersSpeech,
     ("text-to-speech", "piper"): PiperSpeech,
     ("text-to-image", "diffusers"): Diffusion,
+    ("image-classification", "transformers"): TransformersTask,
+    ("object-detection", "transformers"): TransformersTask,
+    ("audio-classification", "transformers"): TransformersTask,
     ("summarization", "transformers"): Seq2Seq,
     ("translation", "transformers"): Seq2Seq,
     ("text2text-generation", "transformers"): Seq2Seq,
