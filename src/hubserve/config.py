@@ -63,6 +63,13 @@ class Settings:
         default=256 * 1024 * 1024,
         metadata={"doc": "Most bytes of generated files kept for /files/… URLs; the oldest go first."},
     )
+    chat_text_tasks: bool = field(
+        default=False,
+        metadata={
+            "doc": "Let a chat model serve summarization, translation and text2text as prompts (answers say "
+            "x-served-as: chat-prompt); off, such a call is a 400."
+        },
+    )
     max_speech_characters: int = field(
         default=4096,
         metadata={"doc": "Longest text one text-to-speech request may send, in characters (input_too_long)."},

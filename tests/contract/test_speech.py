@@ -297,3 +297,20 @@ def test_usage_counts_audio_milliseconds_and_characters(server: str, token: str)
     delta = grew()
     assert delta["input_chars"] >= len(text)
     assert abs(delta["input_audio_ms"] - 1000 * wav_seconds(audio.content)) < 50
+
+
+def test_a_cold_voice_answers_503_with_estimated_time_then_serves_when_held(server: str, token: str) -> None:
+    admin = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{server}/api/models/{PIPER}/unload", headers=admin, timeout=60).status_code == 200
+    cold = httpx.post(
+        f"{server}/models/{PIPER}", json={"inputs": "Are you awake?"}, headers=admin, timeout=60
+    )
+    assert cold.status_code == 503 and cold.headers["x-error-type"] == "model_loading"
+    assert cold.json()["estimated_time"] > 0 and int(cold.headers["retry-after"]) >= 1
+    held = httpx.post(
+        f"{server}/models/{PIPER}", json={"inputs": "Are you awake?"}, headers=auth(token), timeout=60
+    )
+    assert held.status_code == 200 and held.headers["content-type"] == "audio/wav"
+    ps = httpx.get(f"{server}/api/ps", headers=admin).json()
+    (row,) = [m for m in ps["models"] if m["model"] == PIPER]
+    assert row["state"] == "ready" and row["memory_bytes"] > 0

@@ -14,7 +14,7 @@ from hubserve.hub.importers import import_folder
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
-from tests.conftest import running_server
+from tests.conftest import import_tiny, running_server
 from tests.tiny_media import build_seq2seq
 
 BART = "test/tiny-bart"  # its own task: summarization (the first its head implies)
@@ -120,3 +120,31 @@ def test_truncation_lets_a_long_input_through(server: str) -> None:
 def test_the_model_lists_its_three_tasks(server: str, tmp_path: Path) -> None:
     info = httpx.get(f"{server}/api/models/{BART}").json()
     assert {"summarization", "translation", "text2text-generation"} <= set(info.get("tasks", []) or [])
+
+
+@pytest.fixture(scope="module")
+def chat_home(tmp_path_factory: pytest.TempPathFactory, tiny_dirs: dict[str, Path]) -> Path:
+    home = tmp_path_factory.mktemp("chat-text-tasks")
+    import_tiny(HubStore(home / "hub"), tiny_dirs["llama"], "test/tiny-chat")
+    return home
+
+
+def test_a_chat_model_serves_text_tasks_only_when_turned_on_and_says_so(chat_home: Path) -> None:
+    url_of = "/models/test/tiny-chat/pipeline/summarization"
+    body = {
+        "inputs": ["the weather is good", "pizza"],
+        "parameters": {"generate_parameters": {"max_new_tokens": 4}},
+    }
+    with running_server(chat_home) as (url, _):
+        off = httpx.post(url + url_of, json=body, headers=HOLD, timeout=60)
+        assert off.status_code == 400 and off.headers["x-error-type"] == "task_not_supported"
+        assert "HUBSERVE_CHAT_TEXT_TASKS" in off.json()["error"]
+    with running_server(chat_home, HUBSERVE_CHAT_TEXT_TASKS="true") as (url, _):
+        on = httpx.post(url + url_of, json=body, headers=HOLD, timeout=60)
+        assert on.status_code == 200, on.text
+        assert on.headers["x-served-as"] == "chat-prompt" and on.headers["x-task"] == "summarization"
+        assert [sorted(row) for row in on.json()] == [["summary_text"], ["summary_text"]]
+        # huggingface_hub's translation() on the model's own URL: its languages ask for the task.
+        hf = InferenceClient(base_url=f"{url}/models/test/tiny-chat", headers=HOLD, timeout=60)
+        translated = hf.translation("hello", src_lang="English", tgt_lang="French")
+        assert isinstance(translated.translation_text, str)

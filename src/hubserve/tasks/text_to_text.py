@@ -11,10 +11,15 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field
 
 from hubserve.runtimes.pipelines.base import TextToText
-from hubserve.runtimes.pipelines.seq2seq_backend import RESULT_KEYS
 from hubserve.tasks.base import CallContext, Prepared, StrictParams, text_list
 from hubserve.tasks.pipeline import Loaded, PipelineTask
 
+# Each task's answer key: [{"summary_text"}], [{"translation_text"}], [{"generated_text"}].
+RESULT_KEYS = {
+    "summarization": "summary_text",
+    "translation": "translation_text",
+    "text2text-generation": "generated_text",
+}
 Truncation = Literal["do_not_truncate", "longest_first", "only_first", "only_second"]
 MAX_NEW_TOKENS = 1024
 

@@ -15,6 +15,7 @@ from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.disconnect import unless_disconnected
 from hubserve.gateway.encoding import call_context, run_encoder
 from hubserve.gateway.generation import Generator, serve_generation
+from hubserve.gateway.hf.chat_tasks import TEXT_TASKS, serve_by_chat, wanted_text_task
 from hubserve.gateway.hf.pipelines import pipeline_response, with_accepted_format
 from hubserve.gateway.json_body import read_inputs_body
 from hubserve.gateway.metering import Meter, meter_of
@@ -39,8 +40,12 @@ async def infer(
     manifest = admission.manifest
     binary = TASK_ALIASES.get(task_name or "", task_name or manifest.pipeline_tag) in BINARY_INPUT_TASKS
     data = await read_inputs_body(request, binary=binary)
-    if manifest.pipeline_tag in GENERATION_TASKS and task_name in (None, *GENERATION_TASKS):
-        return await _generate(request, services, admission, data)
+    if manifest.pipeline_tag in GENERATION_TASKS:
+        asked = TASK_ALIASES.get(task_name or "", task_name) or wanted_text_task(data)
+        if asked in TEXT_TASKS:
+            return await serve_by_chat(request, services, admission, asked, data)
+        if asked in (None, *GENERATION_TASKS):
+            return await _generate(request, services, admission, data)
     envelope = parse_model(Envelope, data, where="body")
     assert isinstance(envelope, Envelope)
     task = resolve_task(manifest, task_name, envelope)

@@ -13,11 +13,6 @@ from typing import Any
 from hubserve.errors import InputTooLong, UnknownOption
 from hubserve.runtimes.pipelines.base import PipelineSpec
 
-RESULT_KEYS = {
-    "summarization": "summary_text",
-    "translation": "translation_text",
-    "text2text-generation": "generated_text",
-}
 GENERATE_KEYS = frozenset(
     "max_length max_new_tokens min_length min_new_tokens num_beams do_sample temperature top_k top_p "
     "repetition_penalty no_repeat_ngram_size length_penalty early_stopping".split()
