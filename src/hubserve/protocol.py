@@ -32,6 +32,7 @@ ENCODE = "/encode"
 GENERATE = "/generate"
 INFO = "/info"
 CANCEL = "/cancel"
+STREAM = "/stream"  # a pipeline call answered in pieces (NDJSON), as text-to-speech speaks sentences
 HEALTH = "/health"
 
 # The exit code of a runner that ran out of memory: its state can no longer be trusted, so it ends itself

@@ -7,7 +7,9 @@ clip in a voice Piper did not train, so the recogniser is not only checked on it
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import shutil
 import subprocess
 import time
@@ -276,7 +278,8 @@ def test_bad_openai_audio_requests_get_openai_errors(server: str, token: str) ->
 
 
 def test_usage_counts_audio_milliseconds_and_characters(server: str, token: str) -> None:
-    before = httpx.get(f"{server}/api/usage", headers=auth(token)).json()["totals"]
+    time.sleep(1.1)  # usage is asked for from this second on: the other tests' calls started before it
+    since = int(time.time())
     text = "Counting characters for the bill."
     audio = httpx.post(f"{server}/models/{PIPER}", json={"inputs": text}, headers=auth(token), timeout=60)
     heard = httpx.post(
@@ -287,16 +290,16 @@ def test_usage_counts_audio_milliseconds_and_characters(server: str, token: str)
     )
     assert heard.status_code == 200
 
-    def grew() -> dict[str, int]:
-        after: dict[str, int] = httpx.get(f"{server}/api/usage", headers=auth(token)).json()["totals"]
-        return {k: after[k] - before[k] for k in ("input_chars", "input_audio_ms")}
+    def totals() -> dict[str, int]:
+        usage = httpx.get(f"{server}/api/usage", params={"start": since}, headers=auth(token)).json()
+        return {k: int(usage["totals"][k]) for k in ("input_chars", "input_audio_ms")}
 
     deadline = time.monotonic() + 10  # usage records are written after the answer
-    while grew()["input_audio_ms"] == 0 and time.monotonic() < deadline:
+    while totals()["input_audio_ms"] == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    delta = grew()
-    assert delta["input_chars"] >= len(text)
-    assert abs(delta["input_audio_ms"] - 1000 * wav_seconds(audio.content)) < 50
+    counted = totals()
+    assert counted["input_chars"] == len(text)
+    assert abs(counted["input_audio_ms"] - 1000 * wav_seconds(audio.content)) < 50
 
 
 def test_a_cold_voice_answers_503_with_estimated_time_then_serves_when_held(server: str, token: str) -> None:
@@ -314,3 +317,40 @@ def test_a_cold_voice_answers_503_with_estimated_time_then_serves_when_held(serv
     ps = httpx.get(f"{server}/api/ps", headers=admin).json()
     (row,) = [m for m in ps["models"] if m["model"] == PIPER]
     assert row["state"] == "ready" and row["memory_bytes"] > 0
+
+
+def test_openai_speech_streams_sentence_by_sentence_as_audio_and_as_sse(server: str, token: str) -> None:
+    client = openai_client(server, token)
+    text = "This is the first sentence. Here comes a second one. And a third to finish."
+    with client.audio.speech.with_streaming_response.create(
+        model=PIPER, voice="alloy", input=text, response_format="pcm"
+    ) as streamed:
+        chunks = list(streamed.iter_bytes())
+    pcm = b"".join(chunks)
+    assert len(pcm) % 2 == 0 and len(pcm) / 2 / 22050 > 3.0  # 16-bit samples of the voice's 22.05 kHz
+    body = {"model": PIPER, "voice": "alloy", "input": text, "response_format": "wav", "stream_format": "sse"}
+    events = []
+    with httpx.stream(
+        "POST", f"{server}/v1/audio/speech", json=body, headers=auth(token), timeout=60
+    ) as answer:
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+        for line in answer.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    deltas = [e for e in events if e["type"] == "speech.audio.delta"]
+    assert len(deltas) >= 3 and events[-1]["type"] == "speech.audio.done"
+    assert events[-1]["usage"]["input_tokens"] == len(text)
+    wav = b"".join(base64.b64decode(e["audio"]) for e in deltas)
+    assert wav[:4] == b"RIFF"
+    heard = hf(server, token, WHISPER).automatic_speech_recognition(wav)  # a streamed WAV still decodes
+    assert wer(text, heard.text) < 0.25, heard.text
+
+
+def test_a_streamed_mp3_is_one_playable_file(server: str, token: str) -> None:
+    client = openai_client(server, token)
+    with client.audio.speech.with_streaming_response.create(
+        model=PIPER, voice="alloy", input="One sentence. Then another.", response_format="mp3"
+    ) as streamed:
+        mp3 = b"".join(streamed.iter_bytes())
+    heard = hf(server, token, WHISPER).automatic_speech_recognition(mp3)
+    assert wer("One sentence. Then another.", heard.text) < 0.3, heard.text

@@ -72,11 +72,15 @@ def test_summarization_and_translation_answer_in_hf_shapes(server: str) -> None:
 
 def test_the_same_input_gives_the_same_greedy_output_and_max_new_tokens_bounds_it(server: str) -> None:
     body = {"inputs": "the capital of france", "parameters": {"generate_parameters": {"max_new_tokens": 3}}}
-    first = httpx.post(f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}).json()
-    again = httpx.post(f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}).json()
+    first = httpx.post(
+        f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}, timeout=60
+    ).json()
+    again = httpx.post(
+        f"{server}/models/{BART}", json=body, headers={**HOLD, "X-Use-Cache": "false"}, timeout=60
+    ).json()
     assert first == again
     longer = {"inputs": body["inputs"], "parameters": {"generate_parameters": {"max_new_tokens": 8}}}
-    more = httpx.post(f"{server}/models/{BART}", json=longer, headers=HOLD).json()
+    more = httpx.post(f"{server}/models/{BART}", json=longer, headers=HOLD, timeout=60).json()
     assert len(more[0]["summary_text"]) >= len(first[0]["summary_text"])
 
 

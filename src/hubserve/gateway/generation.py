@@ -137,6 +137,21 @@ async def serve_generation(
         raise TaskNotSupported(
             f"Model {model_id} does not serve text-generation; it serves: {', '.join(manifest.tasks)}"
         )
+
+    async def with_generator(lease: Lease) -> Response:
+        return await handler(Generator(admission.name, lease, meter_of(request), services.drain))
+
+    return await serve_leased(services, admission, options, with_generator)
+
+
+async def serve_leased(
+    services: Services,
+    admission: Admission,
+    options: ServeOptions,
+    handler: Callable[[Lease], Awaitable[Response]],
+) -> Response:
+    """Lease a replica of the admitted model and hold it until ``handler``'s response is sent in full."""
+    model_id = admission.model_id
     stack = AsyncExitStack()
     lease = await stack.enter_async_context(
         services.scheduler.lease(
@@ -147,7 +162,7 @@ async def serve_generation(
         )
     )
     try:
-        response = await handler(Generator(admission.name, lease, meter_of(request), services.drain))
+        response = await handler(lease)
     except BaseException:
         await stack.aclose()
         raise

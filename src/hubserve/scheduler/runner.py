@@ -6,7 +6,7 @@ A runner is one model ready to serve: calls in, memory out, and a way to stop it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, Protocol
 
 from hubserve.protocol import EncodeCall, GenerateCall, Generation, GenerationInfo, RunnerOptions
@@ -24,6 +24,9 @@ class Runner(Protocol):
 
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation; returns once its first token (or its error) is there."""
+
+    async def stream(self, call: EncodeCall) -> AsyncGenerator[dict[str, Any], None]:
+        """Start a pipeline call answered in pieces; returns once its first piece (or its error) is there."""
 
     async def memory_bytes(self) -> int:
         """Resident memory."""

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -184,6 +184,10 @@ class Lease:
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation on this replica."""
         return await self._on_runner(lambda runner: runner.generate(call))
+
+    async def stream(self, call: EncodeCall) -> AsyncGenerator[dict[str, Any], None]:
+        """Start a pipeline call answered in pieces on this replica."""
+        return await self._on_runner(lambda runner: runner.stream(call))
 
     async def _on_runner(self, work: Callable[[Runner], Awaitable[T]]) -> T:
         """Run ``work`` on the replica's runner; once more on its replacement if the call never reached it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import wave
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -132,3 +133,72 @@ def _ffmpeg_encode(pcm: npt.NDArray[np.int16], rate: int, fmt: AudioFormat) -> b
             container.mux(stream.encode(piece))
         container.mux(stream.encode(None))
     return out.getvalue()
+
+
+class StreamEncoder:
+    """Audio written as it is made: each ``feed`` gives the bytes of the file so far, ``finish`` the rest.
+
+    WAV streams with its sizes set to the largest value (what streaming players expect); PCM is the bare
+    samples; the other formats come from one FFmpeg encoder kept open across the pieces.
+    """
+
+    def __init__(self, rate: int, name: str) -> None:
+        self.rate = rate
+        self.name = name
+        self.format = audio_format(name)
+        self._started = False
+        self._out = io.BytesIO()
+        self._sent = 0
+        self._container: Any = None
+        self._stream: Any = None
+        self._resampler: Any = None
+
+    def feed(self, samples: Samples) -> bytes:
+        """The new bytes after these samples."""
+        pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
+        if self.name in ("wav", "pcm"):
+            head = b"" if self._started or self.name == "pcm" else _streaming_wav_header(self.rate)
+            self._started = True
+            return head + pcm.tobytes()
+        import av
+
+        if self._container is None:
+            self._container = av.open(self._out, mode="w", format=self.format.container)
+            target = self.format.rate or self.rate
+            self._stream = self._container.add_stream(self.format.codec, rate=target, layout="mono")
+            self._resampler = av.AudioResampler(format=self._stream.format.name, layout="mono", rate=target)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.rate
+        for piece in self._resampler.resample(frame):
+            self._container.mux(self._stream.encode(piece))
+        return self._take()
+
+    def finish(self) -> bytes:
+        """What is left: the encoder's last frames and the container's trailer."""
+        if self._container is None:
+            return b""
+        for piece in self._resampler.resample(None):
+            self._container.mux(self._stream.encode(piece))
+        self._container.mux(self._stream.encode(None))
+        self._container.close()
+        return self._take()
+
+    def _take(self) -> bytes:
+        data = self._out.getvalue()[self._sent :]
+        self._sent += len(data)
+        return data
+
+
+def _streaming_wav_header(rate: int) -> bytes:
+    """A mono 16-bit WAV header whose sizes are unknown (0xFFFFFFFF), for audio sent as it is made."""
+    import struct
+
+    unknown = 0xFFFFFFFF
+    return (
+        b"RIFF"
+        + struct.pack("<I", unknown)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", unknown)
+    )

@@ -7,7 +7,7 @@ import binascii
 import dataclasses
 import uuid
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,10 @@ class PipelineTask(Task[ParamsT]):
         """Parameters validated again, so nested ones are models (one call, not a merged batch: cheap)."""
         params: ParamsT = self.params_model.model_validate(call.params)  # type: ignore[assignment]
         return Prepared(inputs=call.inputs, params=params, single=call.single)
+
+    def stream(self, loaded: Loaded, request: Prepared[ParamsT]) -> Generator[dict[str, Any], None, None]:
+        """The answer in pieces as it is made (text-to-speech's sentences); most tasks have one piece."""
+        raise TaskNotSupported(f"{self.name} answers whole, not as a stream")
 
     @abstractmethod
     def compute(self, loaded: Loaded, request: Prepared[ParamsT]) -> Any:

@@ -7,13 +7,14 @@ speakers takes their names, and an unknown one is a 400 that lists them.
 from __future__ import annotations
 
 import base64
+from collections.abc import Generator
 from typing import Any
 
 from pydantic import Field
 
 from hubserve.errors import InputTooLong, UnknownOption, ValidationFailed
 from hubserve.runtimes.pipelines.base import SpeechSynthesizer
-from hubserve.tasks.audio_codec import AUDIO_FORMATS, audio_format, encode
+from hubserve.tasks.audio_codec import AUDIO_FORMATS, StreamEncoder, audio_format, encode
 from hubserve.tasks.base import CallContext, Envelope, Prepared, StrictParams
 from hubserve.tasks.pipeline import Loaded, PipelineTask
 
@@ -68,6 +69,25 @@ class TextToSpeech(PipelineTask[TtsParams]):
             "seconds": round(len(samples) / rate, 3),
             "voice": voice,
         }
+
+    def stream(self, loaded: Loaded, request: Prepared[TtsParams]) -> Generator[dict[str, Any], None, None]:
+        """The audio file a piece at a time (base64 bytes), then a last item with its length."""
+        synthesizer: SpeechSynthesizer = loaded.model
+        params = request.params
+        voice = pick_voice(synthesizer.voices, params.voice)
+        rate = synthesizer.sample_rate
+        encoder = StreamEncoder(rate, params.format)
+        total = 0
+        yield {"content_type": AUDIO_FORMATS[params.format].content_type, "voice": voice}
+        for samples in synthesizer.stream(request.inputs, voice=voice, speed=params.speed):
+            total += len(samples)
+            data = encoder.feed(samples)
+            if data:
+                yield {"audio": base64.b64encode(data).decode()}
+        tail = encoder.finish()
+        if tail:
+            yield {"audio": base64.b64encode(tail).decode()}
+        yield {"done": True, "seconds": round(total / rate, 3)}
 
 
 def pick_voice(voices: tuple[str, ...], asked: str | None) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hubserve.errors import AudioTooLong, InvalidAudio, UnknownOption
-from hubserve.tasks.audio_codec import AUDIO_FORMATS, decode, encode
+from hubserve.tasks.audio_codec import AUDIO_FORMATS, StreamEncoder, decode, encode
 
 RATE = 22050
 
@@ -48,3 +48,15 @@ def test_audio_past_the_limit_is_refused_while_decoding() -> None:
 def test_an_unknown_output_format_names_the_valid_ones() -> None:
     with pytest.raises(UnknownOption, match="wav, flac, mp3"):
         encode(tone(0.1), RATE, "midi")
+
+
+@pytest.mark.parametrize("name", ["wav", "mp3", "flac", "opus", "aac"])
+def test_a_stream_of_pieces_is_one_file_of_their_whole_length(name: str) -> None:
+    encoder = StreamEncoder(RATE, name)
+    data = b"".join(encoder.feed(tone(0.5)) for _ in range(4)) + encoder.finish()
+    assert abs(len(decode(data, 16000, max_seconds=10)) / 16000 - 2.0) < 0.15
+
+
+def test_a_streamed_pcm_is_the_samples_themselves() -> None:
+    encoder = StreamEncoder(RATE, "pcm")
+    assert len(encoder.feed(tone(0.5)) + encoder.finish()) == 2 * int(0.5 * RATE)

@@ -10,11 +10,12 @@ response_format (mp3 by default), speed, stream_format}`` and reads the body as 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
 import orjson
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -23,11 +24,13 @@ from hubserve.accounts.principal import Principal
 from hubserve.errors import BadRequest, ValidationFailed
 from hubserve.gateway.cold_start import serve_options
 from hubserve.gateway.encoding import call_context, run_encoder
-from hubserve.gateway.generation import bound_model
+from hubserve.gateway.generation import bound_model, serve_leased
 from hubserve.gateway.json_body import read_object
 from hubserve.gateway.metering import meter_of
 from hubserve.gateway.openai.transcripts import srt, vtt
+from hubserve.gateway.sse import event, sse_response
 from hubserve.gateway.state import Services
+from hubserve.scheduler.scheduler import Lease
 from hubserve.tasks.automatic_speech_recognition import AutomaticSpeechRecognition
 from hubserve.tasks.base import Envelope, parse_model
 from hubserve.tasks.registry import TASKS
@@ -174,8 +177,6 @@ async def speech(request: Request, services: Services, principal: Principal) -> 
         raise BadRequest(
             "This server's voices take no instructions; leave instructions out", param="instructions"
         )
-    if body.stream_format == "sse":
-        raise BadRequest('stream_format "sse" is not supported; ask for "audio"', param="stream_format")
     voice = body.voice if isinstance(body.voice, str) else body.voice.get("id")
     if not voice:
         raise ValidationFailed('voice must be a name or {"id": name}', param="voice")
@@ -186,11 +187,41 @@ async def speech(request: Request, services: Services, principal: Principal) -> 
     admission.require(task.name, param="model")
     params = {"voice": voice, "speed": body.speed, "format": body.response_format}
     prepared = task.prepare(Envelope(inputs=body.input, parameters=params), call_context(request, services))
-    options = serve_options(request, services.settings)
-    result = await run_encoder(services, admission, meter, task.to_call(prepared), options)
+    call = task.to_call(prepared)
     meter.count(len(body.input), 0, "chars")
-    headers = {"x-audio-seconds": f"{float(result['seconds']):.3f}", "x-voice": str(result["voice"])}
-    return Response(base64.b64decode(result["audio"]), headers=headers, media_type=result["content_type"])
+
+    async def handler(lease: Lease) -> Response:
+        pieces = await lease.stream(call)
+        first = await anext(pieces)  # the content type and voice: an unknown voice fails before any byte
+        headers = {"x-voice": str(first["voice"])}
+        if body.stream_format == "sse":
+            return sse_response(_speech_events(pieces, len(body.input)), headers)
+        return StreamingResponse(_audio_bytes(pieces), media_type=first["content_type"], headers=headers)
+
+    return await serve_leased(services, admission, serve_options(request, services.settings), handler)
+
+
+async def _audio_bytes(pieces: AsyncGenerator[dict[str, Any], None]) -> AsyncIterator[bytes]:
+    """The audio file as the runner speaks it, sentence by sentence."""
+    try:
+        async for piece in pieces:
+            if "audio" in piece:
+                yield base64.b64decode(piece["audio"])
+    finally:
+        await pieces.aclose()
+
+
+async def _speech_events(pieces: AsyncGenerator[dict[str, Any], None], characters: int) -> AsyncIterator[str]:
+    """OpenAI's speech events: ``speech.audio.delta`` with base64 audio, then ``speech.audio.done``."""
+    try:
+        async for piece in pieces:
+            if "audio" in piece:
+                yield event({"type": "speech.audio.delta", "audio": piece["audio"]})
+            elif piece.get("done"):
+                usage = {"input_tokens": characters, "output_tokens": 0, "total_tokens": characters}
+                yield event({"type": "speech.audio.done", "usage": usage})
+    finally:
+        await pieces.aclose()
 
 
 async def _form(request: Request) -> Any:

@@ -27,6 +27,7 @@ from hubserve.protocol import (
     JSON_MEDIA_TYPE,
     LOAD,
     OUT_OF_MEMORY_EXIT,
+    STREAM,
     STREAM_MEDIA_TYPE,
     LoadReply,
     RunnerConfig,
@@ -121,6 +122,23 @@ def create_runner_app(config: RunnerConfig) -> FastAPI:
         heap.settle(collect=False)
         reply = LoadReply(seconds, model.one_time_s, model.info()["rss_bytes"], model.generation_info())
         return Response(dumps(reply), media_type=JSON_MEDIA_TYPE)
+
+    @app.post(STREAM)
+    async def stream(request: Request) -> StreamingResponse:
+        pieces = host(request).stream(encode_call(await body(request)))
+        first = await anext(pieces)  # errors before the first piece become a plain error response
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                yield dumps(first) + b"\n"
+                async for piece in pieces:
+                    yield dumps(piece) + b"\n"
+            except HubserveError as exc:
+                yield error_line(exc)
+            finally:
+                await pieces.aclose()
+
+        return StreamingResponse(lines(), media_type=STREAM_MEDIA_TYPE)
 
     @app.post(CANCEL)
     async def cancel(request: Request) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -55,7 +55,7 @@ class ModelHost:
         # The tokenizer's settings (padding, truncation side) are per call on a shared object: one user.
         self._tokenizer = anyio.CapacityLimiter(1)
         self._head_lock = anyio.Lock()
-        self._pipeline_lock = anyio.Lock()
+        self._pipeline_lock = anyio.Semaphore(1)  # not a Lock: a stream releases it from another task
 
     async def load(self, model_id: ModelId, *, threads: int | None = None) -> float:
         """Load the model (its default task's head, or its generation engine); return seconds taken.
@@ -155,6 +155,22 @@ class ModelHost:
             return await anyio.to_thread.run_sync(task.run_tokenized, encoder, prepared, tokenized)
         async with self._tokenizer:  # this task tokenizes inside run: no one else may use the tokenizer
             return await anyio.to_thread.run_sync(task.run, encoder, prepared)
+
+    async def stream(self, call: EncodeCall) -> AsyncGenerator[dict[str, Any], None]:
+        """A pipeline call's answer in pieces; a consumer that stops early stops it between pieces."""
+        task = TASKS[call.task]
+        if not isinstance(task, PipelineTask) or self.pipeline is None:
+            raise BadRequest(f"Model {self.model_id} does not stream {call.task}")
+        prepared = task.from_call(call)
+        async with self._pipeline_lock:
+            self.progress.begin(task.name, call.call_id)
+            pieces = task.stream(self.pipeline, prepared)
+            try:
+                while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
+                    yield piece
+            finally:
+                await anyio.to_thread.run_sync(pieces.close)
+                self.progress.end()
 
     def cancel(self, call_id: str) -> bool:
         """Stop the pipeline call ``call_id`` at its next step, or before it starts if it still waits."""

@@ -21,6 +21,7 @@ from hubserve.protocol import (
     INFO,
     LOAD,
     SHAPE_HEADER,
+    STREAM,
     EncodeCall,
     GenerateCall,
     GenerateHeader,
@@ -153,6 +154,49 @@ class RunnerClient:
                 item = stream_item(line)
                 if isinstance(item, TokenEvent):
                     yield item
+        except TransportError as exc:
+            raise self._crashed(exc) from exc
+        finally:
+            await stream.close()
+
+    async def stream(self, call: EncodeCall) -> AsyncGenerator[dict[str, Any], None]:
+        """A pipeline call's pieces; returns once the first is there (so errors before it raise here)."""
+        try:
+            stream = await self._within(
+                self.deadlines.call_s, "first piece", self.transport.open(STREAM, dumps(call))
+            )
+        except TransportError as exc:
+            raise self._crashed(exc) from exc
+        try:
+            if stream.status != 200:
+                self._json_or_error(stream.status, await stream.read())
+            lines = stream.lines()
+            first = await self._within(self.deadlines.call_s, "first piece", self._piece(lines))
+        except TransportError as exc:
+            await stream.close()
+            raise self._crashed(exc) from exc
+        except BaseException:
+            await stream.close()
+            raise
+        return self._pieces(first, lines, stream)
+
+    async def _piece(self, lines: AsyncIterator[bytes]) -> dict[str, Any] | None:
+        async for line in lines:
+            if line.strip():
+                data = orjson.loads(line)
+                if "error_type" in data:
+                    raise error_from_data(data)
+                return dict(data)
+        return None
+
+    async def _pieces(
+        self, first: dict[str, Any] | None, lines: AsyncIterator[bytes], stream: Stream
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        try:
+            piece = first
+            while piece is not None:
+                yield piece
+                piece = await self._within(self.deadlines.call_s, "next piece", self._piece(lines))
         except TransportError as exc:
             raise self._crashed(exc) from exc
         finally:

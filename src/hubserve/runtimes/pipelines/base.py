@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,6 +92,9 @@ class SpeechSynthesizer(Protocol):
 
     def synthesize(self, text: str, *, voice: str, speed: float) -> Samples:
         """Speak ``text``; ``speed`` 1.0 is the voice's own pace."""
+
+    def stream(self, text: str, *, voice: str, speed: float) -> Iterator[Samples]:
+        """Speak ``text`` a piece (a sentence) at a time."""
 
     def close(self) -> None:
         """Free what the model holds."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -42,13 +43,18 @@ class PiperSpeech:
 
     def synthesize(self, text: str, *, voice: str, speed: float) -> Samples:
         """Each sentence in turn, joined; ``speed`` above 1 speaks faster."""
+        chunks = list(self.stream(text, voice=voice, speed=speed))
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(chunks)
+
+    def stream(self, text: str, *, voice: str, speed: float) -> Iterator[Samples]:
+        """One sentence's samples at a time, as Piper speaks them."""
         from piper.config import SynthesisConfig
 
         config = SynthesisConfig(speaker_id=self._speakers.get(voice), length_scale=1.0 / speed)
-        chunks = [c.audio_float_array for c in self._voice.synthesize(text, syn_config=config)]
-        if not chunks:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate(chunks).astype(np.float32, copy=False)
+        for chunk in self._voice.synthesize(text, syn_config=config):
+            yield chunk.audio_float_array.astype(np.float32, copy=False)
 
     def close(self) -> None:
         """The ONNX session goes with the voice."""
