@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python -m bench.chat
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.endpoints
+	$(BIN)/python -m bench.speech
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -346,6 +346,13 @@ def test_openai_speech_streams_sentence_by_sentence_as_audio_and_as_sse(server: 
     assert wer(text, heard.text) < 0.25, heard.text
 
 
+def test_the_voice_model_lists_its_voices_in_v1_models(server: str, token: str) -> None:
+    card = httpx.get(f"{server}/v1/models/{PIPER}", headers=auth(token)).json()
+    assert card["id"] == PIPER and card["voices"] == ["en_US-joe-medium"]
+    listed = {m["id"]: m for m in httpx.get(f"{server}/v1/models", headers=auth(token)).json()["data"]}
+    assert listed[PIPER]["voices"] == ["en_US-joe-medium"] and "voices" not in listed[WHISPER]
+
+
 def test_a_streamed_mp3_is_one_playable_file(server: str, token: str) -> None:
     client = openai_client(server, token)
     with client.audio.speech.with_streaming_response.create(

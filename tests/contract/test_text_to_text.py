@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from hubserve.hub.importers import import_folder
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
-from tests.conftest import import_tiny, running_server
+from tests.conftest import add_admin, import_tiny, running_server
 from tests.tiny_media import build_seq2seq
 
 BART = "test/tiny-bart"  # its own task: summarization (the first its head implies)
@@ -23,7 +24,7 @@ HOLD = {"X-Wait-For-Model": "true"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("seq2seq")
     store = HubStore(home / "hub")
     folder = build_seq2seq(home / "bart")
@@ -37,6 +38,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         task="translation",
         show_progress=False,
     )
+    (home / "root.token").write_text(add_admin(home, "root"))
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[str]:
     with running_server(home) as (url, _):
         yield url
 
@@ -152,3 +159,26 @@ def test_a_chat_model_serves_text_tasks_only_when_turned_on_and_says_so(chat_hom
         hf = InferenceClient(base_url=f"{url}/models/test/tiny-chat", headers=HOLD, timeout=60)
         translated = hf.translation("hello", src_lang="English", tgt_lang="French")
         assert isinstance(translated.translation_text, str)
+
+
+def test_concurrent_requests_batch_into_fewer_runner_calls_with_the_same_answers(
+    server: str, home: Path
+) -> None:
+    admin = {"Authorization": f"Bearer {(home / 'root.token').read_text()}"}
+    texts = [f"the weather in city number {i} is good" for i in range(8)]
+    fresh = {**HOLD, "X-Use-Cache": "false"}
+
+    def summary(text: str) -> Any:
+        body = {"inputs": text, "parameters": {"generate_parameters": {"max_new_tokens": 4}}}
+        return httpx.post(f"{server}/models/{BART}", json=body, headers=fresh, timeout=60).json()
+
+    def runner_calls() -> int:
+        calls: int = httpx.get(f"{server}/api/ps", headers=admin).json()["encoder_calls"]
+        return calls
+
+    alone = [summary(t) for t in texts]
+    before = runner_calls()
+    with ThreadPoolExecutor(len(texts)) as pool:
+        together = list(pool.map(summary, texts))
+    assert together == alone  # padded into one generate(), each text's answer is the one it gets alone
+    assert runner_calls() - before < len(texts)

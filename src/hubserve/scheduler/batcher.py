@@ -1,4 +1,4 @@
-"""EncodeBatcher: encoder requests for one runner, task and parameters, arriving close together, run as one.
+"""EncodeBatcher: requests for one runner, task and parameters that arrive close together run as one call.
 
 A runner computes one batch at a time, its pieces side by side on its threads. While it computes, the
 next batch gathers in the gateway. It goes as soon as it holds its share of the model's recent demand
@@ -49,6 +49,10 @@ BATCHABLE = {
     "token-classification": True,
     "fill-mask": True,
     "text-ranking": False,
+    # seq2seq: one generate() over the merged texts, padded; each caller gets its own [{"<task>_text"}]
+    "summarization": False,
+    "translation": False,
+    "text2text-generation": False,
 }
 
 

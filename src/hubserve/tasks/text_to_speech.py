@@ -7,7 +7,9 @@ speakers takes their names, and an unknown one is a 400 that lists them.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -88,6 +90,14 @@ class TextToSpeech(PipelineTask[TtsParams]):
         if tail:
             yield {"audio": base64.b64encode(tail).decode()}
         yield {"done": True, "seconds": round(total / rate, 3)}
+
+
+def voice_names(files_dir: Path) -> list[str]:
+    """A Piper voice folder's speakers (its config's ``speaker_id_map``), or the voice's own name."""
+    for config in sorted(files_dir.rglob("*.onnx.json")):
+        speakers = json.loads(config.read_text()).get("speaker_id_map") or {}
+        return [str(name) for name in speakers] or [config.name.removesuffix(".onnx.json")]
+    return []
 
 
 def pick_voice(voices: tuple[str, ...], asked: str | None) -> str:

@@ -26,7 +26,9 @@ from hubserve.gateway.openai.service import chat, completions
 from hubserve.gateway.openapi import AUTHENTICATED, INFERENCE, MODEL, errors, json_body, streaming
 from hubserve.gateway.state import Services, services_dependency
 from hubserve.tasks.base import parse_model
+from hubserve.tasks.text_to_speech import TextToSpeech, voice_names
 from hubserve.types.manifest import Manifest
+from hubserve.types.names import ModelId
 
 router = APIRouter(tags=[Dialect.OPENAI])  # the tag makes errors on these routes OpenAI-shaped
 
@@ -155,24 +157,27 @@ async def get_file(name: str, services: ServicesDep) -> Response:
     return fetch_file(services, name)
 
 
-def _model_card(name: str, manifest: Manifest) -> dict[str, Any]:
-    return {
+def _model_card(name: str, manifest: Manifest, services: Services) -> dict[str, Any]:
+    card: dict[str, Any] = {
         "id": name,
         "object": "model",
         "created": int(datetime.fromisoformat(manifest.created_at).timestamp()),
         "owned_by": name.split("/")[0],
     }
+    if manifest.pipeline_tag == TextToSpeech.name and manifest.format == "piper":
+        card["voices"] = voice_names(services.store.files_dir(ModelId.parse(manifest.id)))
+    return card
 
 
 @router.get("/v1/models", responses=errors(*AUTHENTICATED))
 async def list_models(principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Every model and alias in the hub the caller may see, in OpenAI's list shape."""
     entries = await Catalog(services, principal).entries()
-    return {"object": "list", "data": [_model_card(name, m) for name, m in entries]}
+    return {"object": "list", "data": [_model_card(name, m, services) for name, m in entries]}
 
 
 @router.get("/v1/models/{model_id:anypath}", responses=errors(*AUTHENTICATED, *MODEL))
 async def get_model(model_id: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """One model or alias; the id may arrive with its '/' percent-encoded."""
     resolved = await services.access.find(principal, model_id)
-    return _model_card(resolved.name, services.store.get(resolved.model_id))
+    return _model_card(resolved.name, services.store.get(resolved.model_id), services)
