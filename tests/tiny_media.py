@@ -241,3 +241,40 @@ def build_audio_classifier(folder: Path, seed: int = 0) -> Path:
     Wav2Vec2ForSequenceClassification(config).save_pretrained(str(folder))
     Wav2Vec2FeatureExtractor(sampling_rate=16000).save_pretrained(str(folder))
     return folder
+
+
+def build_vits(folder: Path, seed: int = 0) -> Path:
+    """A one-layer random VITS voice (transformers' text-to-speech) with a letter tokenizer, at 16 kHz."""
+    import torch
+    from transformers import VitsConfig, VitsModel, VitsTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    letters = list(" abcdefghijklmnopqrstuvwxyz'.,!?")
+    (folder / "vocab.json").write_text(json.dumps({c: i for i, c in enumerate(letters)}))
+    VitsTokenizer(
+        str(folder / "vocab.json"), pad_token=" ", unk_token=" ", add_blank=True, phonemize=False
+    ).save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    config = VitsConfig(
+        vocab_size=len(letters),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        flow_size=16,
+        spectrogram_bins=33,
+        upsample_initial_channel=16,
+        upsample_rates=[4, 4],
+        upsample_kernel_sizes=[8, 8],
+        resblock_kernel_sizes=[3],
+        resblock_dilation_sizes=[[1, 3]],
+        prior_encoder_num_flows=1,
+        prior_encoder_num_wavenet_layers=1,
+        posterior_encoder_num_wavenet_layers=1,
+        duration_predictor_num_flows=1,
+        duration_predictor_filter_channels=16,
+        depth_separable_num_layers=1,
+        sampling_rate=16000,
+    )
+    VitsModel(config).eval().save_pretrained(str(folder))
+    return folder

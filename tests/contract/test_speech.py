@@ -29,11 +29,12 @@ from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
 from tests.conftest import add_admin, running_server
-from tests.tiny_media import build_whisper
+from tests.tiny_media import build_vits, build_whisper
 
 WHISPER = "Systran/faster-whisper-tiny.en"
 PIPER = "rhasspy/piper-en_US-joe-medium"
 TINY_WHISPER = "test/tiny-whisper"
+TINY_VITS = "test/tiny-vits"
 SENTENCE = "The weather is lovely today, so we will walk to the park after lunch."
 ESPEAK_SENTENCE = "Please call Stella and ask her to bring these things with her from the store."
 MAX_AUDIO_S = 30
@@ -62,6 +63,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     tiny = build_whisper(home / "tiny-whisper")
     import_folder(store, tiny, ModelId.parse(TINY_WHISPER), supported_tasks=tasks, show_progress=False)
+    vits = build_vits(home / "tiny-vits")
+    import_folder(store, vits, ModelId.parse(TINY_VITS), supported_tasks=tasks, show_progress=False)
     (home / "root.token").write_text(add_admin(home, "root"))
     return home
 
@@ -361,3 +364,14 @@ def test_a_streamed_mp3_is_one_playable_file(server: str, token: str) -> None:
         mp3 = b"".join(streamed.iter_bytes())
     heard = hf(server, token, WHISPER).automatic_speech_recognition(mp3)
     assert wer("One sentence. Then another.", heard.text) < 0.3, heard.text
+
+
+def test_the_transformers_tts_runtime_speaks_a_vits_voice(server: str, token: str) -> None:
+    audio = hf(server, token, TINY_VITS).text_to_speech("hello there, this is a test.")
+    assert audio[:4] == b"RIFF" and wav_seconds(audio) > 0.05
+    with wave.open(io.BytesIO(audio)) as file:
+        assert file.getframerate() == 16000
+    mp3 = (
+        openai_client(server, token).audio.speech.create(model=TINY_VITS, voice="alloy", input="hello").read()
+    )
+    assert mp3[:3] == b"ID3" or mp3[0] == 0xFF

@@ -21,6 +21,7 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
 
 # Architecture class suffix → tasks that head serves, in preference order.
 ARCHITECTURE_TASKS: dict[str, list[str]] = {
+    "VitsModel": ["text-to-speech"],
     "ForImageClassification": ["image-classification"],
     "ForObjectDetection": ["object-detection"],
     "ForAudioClassification": ["audio-classification"],

@@ -68,6 +68,7 @@ def test_a_diffusers_folder_is_text_to_image_unless_it_edits_images(
         ("MarianMTModel", "translation"),
         ("WhisperForConditionalGeneration", "automatic-speech-recognition"),
         ("ViTForImageClassification", "image-classification"),
+        ("VitsModel", "text-to-speech"),
         ("YolosForObjectDetection", "object-detection"),
         ("ASTForAudioClassification", "audio-classification"),
     ],

@@ -12,12 +12,14 @@ from hubserve.runtimes.pipelines.faster_whisper_backend import FasterWhisper
 from hubserve.runtimes.pipelines.piper_backend import PiperSpeech
 from hubserve.runtimes.pipelines.seq2seq_backend import Seq2Seq
 from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
+from hubserve.runtimes.pipelines.transformers_tts import TransformersVoice
 from hubserve.runtimes.pipelines.transformers_whisper import TransformersSpeech
 
 PIPELINE_RUNTIMES: dict[tuple[str, str], Callable[[PipelineSpec], Any]] = {
     ("automatic-speech-recognition", "ctranslate2"): FasterWhisper,
     ("automatic-speech-recognition", "transformers"): TransformersSpeech,
     ("text-to-speech", "piper"): PiperSpeech,
+    ("text-to-speech", "transformers"): TransformersVoice,
     ("text-to-image", "diffusers"): Diffusion,
     ("image-classification", "transformers"): TransformersTask,
     ("object-detection", "transformers"): TransformersTask,
