@@ -278,3 +278,44 @@ def build_vits(folder: Path, seed: int = 0) -> Path:
     )
     VitsModel(config).eval().save_pretrained(str(folder))
     return folder
+
+
+def build_captioner(folder: Path, seed: int = 0) -> Path:
+    """A random VisionEncoderDecoder (a one-layer ViT and GPT-2) that writes 2 to 5 tokens per image."""
+    import torch
+    from transformers import (
+        GPT2Config,
+        PreTrainedTokenizerFast,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    end = "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=byte_bpe(300, [end], [_WORD_TEXT]), bos_token=end, eos_token=end, pad_token=end
+    )
+    tokenizer.save_pretrained(str(folder))
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    encoder = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    decoder = GPT2Config(
+        vocab_size=len(tokenizer), n_embd=16, n_layer=1, n_head=2, n_positions=64, add_cross_attention=True
+    )
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id = config.pad_token_id = config.eos_token_id = 0
+    model = VisionEncoderDecoderModel(config).eval()
+    generation = model.generation_config
+    generation.decoder_start_token_id = generation.pad_token_id = generation.eos_token_id = 0
+    generation.max_new_tokens, generation.min_new_tokens = 5, 2
+    model.save_pretrained(str(folder))
+    return folder

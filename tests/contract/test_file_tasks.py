@@ -22,9 +22,9 @@ from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
 from tests.conftest import running_server
-from tests.tiny_media import LABELS, build_audio_classifier, build_vision
+from tests.tiny_media import LABELS, build_audio_classifier, build_captioner, build_vision
 
-VIT, YOLOS, CLIPS = "test/tiny-vit", "test/tiny-yolos", "test/tiny-clips"
+VIT, YOLOS, CLIPS, CAPTIONS = "test/tiny-vit", "test/tiny-yolos", "test/tiny-clips", "test/tiny-captions"
 HOLD = {"X-Wait-For-Model": "true"}
 
 
@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         (VIT, build_vision("vit", home / "vit")),
         (YOLOS, build_vision("yolos", home / "yolos")),
         (CLIPS, build_audio_classifier(home / "clips")),
+        (CAPTIONS, build_captioner(home / "captions")),
     ):
         import_folder(store, folder, ModelId.parse(model), supported_tasks=tasks, show_progress=False)
     with running_server(home, HUBSERVE_MAX_IMAGE_PIXELS=str(512 * 512)) as (url, _):
@@ -79,6 +80,14 @@ def test_object_detection_gives_boxes_inside_the_image(server: str) -> None:
     assert found and all(f.label in LABELS.values() for f in found)
     for f in found:
         assert 0 <= f.box.xmin <= f.box.xmax <= 50 and 0 <= f.box.ymin <= f.box.ymax <= 40
+
+
+def test_image_to_text_writes_a_caption(server: str) -> None:
+    caption = client(server, CAPTIONS).image_to_text(png())
+    assert isinstance(caption.generated_text, str) and caption.generated_text  # random weights: some text
+    body = {"inputs": base64.b64encode(png()).decode(), "parameters": {"max_new_tokens": 2}}
+    short = httpx.post(f"{server}/models/{CAPTIONS}", json=body, headers=HOLD, timeout=60).json()
+    assert len(short) == 1 and len(short[0]["generated_text"]) <= len(caption.generated_text)
 
 
 def test_audio_classification_resamples_and_labels_a_clip(server: str) -> None:

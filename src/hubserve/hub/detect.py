@@ -22,6 +22,7 @@ TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json")
 # Architecture class suffix → tasks that head serves, in preference order.
 ARCHITECTURE_TASKS: dict[str, list[str]] = {
     "VitsModel": ["text-to-speech"],
+    "VisionEncoderDecoderModel": ["image-to-text"],
     "ForImageClassification": ["image-classification"],
     "ForObjectDetection": ["object-detection"],
     "ForAudioClassification": ["audio-classification"],

@@ -1,7 +1,8 @@
-"""image-classification, object-detection and audio-classification: a file in, labels (and boxes) out.
+"""image-classification, object-detection, image-to-text and audio-classification: a file in, labels out.
 
 huggingface_hub sends the file as the body (or base64 JSON with parameters); answers are HF's:
-``[{"label", "score"}]`` best first, and ``[{"label", "score", "box": {"xmin", "ymin", "xmax", "ymax"}}]``.
+``[{"label", "score"}]`` best first, ``[{"label", "score", "box": {"xmin", "ymin", "xmax", "ymax"}}]``, and
+``[{"generated_text"}]``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from hubserve.errors import InvalidImage
+from hubserve.runtimes.pipelines.image_to_text import ImageCaptioner
 from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
 from hubserve.tasks.audio_codec import decode
 from hubserve.tasks.base import CallContext, Prepared, StrictParams
@@ -98,6 +100,30 @@ class ObjectDetection(PipelineTask[DetectParams]):
             for r in rows
         ]
         return sorted(found, key=lambda r: -r["score"])
+
+
+class CaptionParams(StrictParams):
+    """How long a caption may be."""
+
+    max_new_tokens: int | None = Field(default=None, ge=1, le=256)
+
+
+class ImageToText(PipelineTask[CaptionParams]):
+    """A text for one image (a caption, or what the model was trained to read from it)."""
+
+    name = "image-to-text"
+    params_model = CaptionParams
+
+    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
+        """The image file in base64."""
+        _image_bytes(inputs)
+        return inputs, True
+
+    def compute(self, loaded: Loaded, request: Prepared[CaptionParams]) -> list[dict[str, str]]:
+        """``[{"generated_text"}]``."""
+        model: ImageCaptioner = loaded.model
+        image = open_image(_image_bytes(request.inputs), loaded.max_image_pixels)
+        return [{"generated_text": model.caption(image, max_new_tokens=request.params.max_new_tokens)}]
 
 
 class AudioClassification(PipelineTask[ClassifyParams]):

@@ -8,7 +8,12 @@ from hubserve.errors import TaskNotSupported
 from hubserve.tasks.automatic_speech_recognition import AutomaticSpeechRecognition
 from hubserve.tasks.base import Envelope, Task
 from hubserve.tasks.feature_extraction import FeatureExtraction
-from hubserve.tasks.file_classification import AudioClassification, ImageClassification, ObjectDetection
+from hubserve.tasks.file_classification import (
+    AudioClassification,
+    ImageClassification,
+    ImageToText,
+    ObjectDetection,
+)
 from hubserve.tasks.fill_mask import FillMask
 from hubserve.tasks.question_answering import QuestionAnswering
 from hubserve.tasks.sentence_similarity import SentenceSimilarity
@@ -44,6 +49,7 @@ TASKS: dict[str, Task[Any]] = {
         TextToImage(),
         ImageClassification(),
         ObjectDetection(),
+        ImageToText(),
         AudioClassification(),
     )
 }
@@ -57,6 +63,7 @@ BINARY_INPUT_TASKS = frozenset(
         AutomaticSpeechRecognition.name,
         AudioClassification.name,
         ImageClassification.name,
+        ImageToText.name,
         ObjectDetection.name,
     }
 )

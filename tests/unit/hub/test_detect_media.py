@@ -69,6 +69,7 @@ def test_a_diffusers_folder_is_text_to_image_unless_it_edits_images(
         ("WhisperForConditionalGeneration", "automatic-speech-recognition"),
         ("ViTForImageClassification", "image-classification"),
         ("VitsModel", "text-to-speech"),
+        ("VisionEncoderDecoderModel", "image-to-text"),
         ("YolosForObjectDetection", "object-detection"),
         ("ASTForAudioClassification", "audio-classification"),
     ],

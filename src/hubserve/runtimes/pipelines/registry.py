@@ -9,6 +9,7 @@ from hubserve.errors import ModelLoadFailed
 from hubserve.runtimes.pipelines.base import PipelineSpec
 from hubserve.runtimes.pipelines.diffusion_backend import Diffusion
 from hubserve.runtimes.pipelines.faster_whisper_backend import FasterWhisper
+from hubserve.runtimes.pipelines.image_to_text import ImageCaptioner
 from hubserve.runtimes.pipelines.piper_backend import PiperSpeech
 from hubserve.runtimes.pipelines.seq2seq_backend import Seq2Seq
 from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
@@ -23,6 +24,7 @@ PIPELINE_RUNTIMES: dict[tuple[str, str], Callable[[PipelineSpec], Any]] = {
     ("text-to-image", "diffusers"): Diffusion,
     ("image-classification", "transformers"): TransformersTask,
     ("object-detection", "transformers"): TransformersTask,
+    ("image-to-text", "transformers"): ImageCaptioner,
     ("audio-classification", "transformers"): TransformersTask,
     ("summarization", "transformers"): Seq2Seq,
     ("translation", "transformers"): Seq2Seq,
