@@ -375,3 +375,15 @@ def test_the_transformers_tts_runtime_speaks_a_vits_voice(server: str, token: st
         openai_client(server, token).audio.speech.create(model=TINY_VITS, voice="alloy", input="hello").read()
     )
     assert mp3[:3] == b"ID3" or mp3[0] == 0xFF
+
+
+def test_a_speech_model_past_the_memory_budget_is_refused_clearly(home: Path, token: str) -> None:
+    with running_server(home, HUBSERVE_MEMORY_BUDGET_BYTES=str(32 * 1024**2)) as (url, _):
+        answer = httpx.post(
+            f"{url}/models/{WHISPER}",
+            content=b"RIFF",
+            headers={**auth(token), "Content-Type": "audio/wav"},
+            timeout=60,
+        )
+    assert answer.status_code == 400 and answer.headers["x-error-type"] == "model_too_large"
+    assert "HUBSERVE_MEMORY_BUDGET_BYTES" in answer.json()["error"]
