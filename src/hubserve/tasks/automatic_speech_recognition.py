@@ -15,8 +15,8 @@ from pydantic import Field
 from hubserve.errors import UnknownOption
 from hubserve.runtimes.pipelines.base import SpeechRecognizer, TranscribeOptions
 from hubserve.tasks.audio_codec import decode
-from hubserve.tasks.base import CallContext, Prepared, StrictParams
-from hubserve.tasks.pipeline import Loaded, PipelineTask, decode_base64_audio
+from hubserve.tasks.base import Prepared, StrictParams
+from hubserve.tasks.pipeline import FileTask, Loaded, decode_base64_audio
 
 
 class AsrGeneration(StrictParams):
@@ -37,16 +37,12 @@ class AsrParams(StrictParams):
     prompt: str | None = Field(default=None, max_length=2000)
 
 
-class AutomaticSpeechRecognition(PipelineTask[AsrParams]):
+class AutomaticSpeechRecognition(FileTask[AsrParams]):
     """Transcribe one audio file."""
 
     name = "automatic-speech-recognition"
     params_model = AsrParams
-
-    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """The file in base64: decoded once here, so broken base64 or an empty file fails before a queue."""
-        decode_base64_audio(inputs)
-        return inputs, True
+    file_bytes = staticmethod(decode_base64_audio)
 
     def compute(self, loaded: Loaded, request: Prepared[AsrParams]) -> dict[str, Any]:
         """Decode and resample the file, then transcribe it."""

@@ -16,9 +16,9 @@ from hubserve.errors import InvalidImage
 from hubserve.runtimes.pipelines.image_to_text import ImageCaptioner
 from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
 from hubserve.tasks.audio_codec import decode
-from hubserve.tasks.base import CallContext, Prepared, StrictParams
+from hubserve.tasks.base import Prepared, StrictParams
 from hubserve.tasks.image_codec import open_image
-from hubserve.tasks.pipeline import Loaded, PipelineTask, decode_base64_audio
+from hubserve.tasks.pipeline import FileTask, Loaded, decode_base64_audio
 
 
 class ClassifyParams(StrictParams):
@@ -57,16 +57,13 @@ def _scored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"label": str(r["label"]), "score": float(r["score"])} for r in rows]
 
 
-class ImageClassification(PipelineTask[ClassifyParams]):
+class ImageClassification(FileTask[ClassifyParams]):
     """The labels of one image, best first."""
 
     name = "image-classification"
     params_model = ClassifyParams
 
-    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """The image file in base64."""
-        _image_bytes(inputs)
-        return inputs, True
+    file_bytes = staticmethod(_image_bytes)
 
     def compute(self, loaded: Loaded, request: Prepared[ClassifyParams]) -> list[dict[str, Any]]:
         """``[{"label", "score"}]``."""
@@ -75,16 +72,13 @@ class ImageClassification(PipelineTask[ClassifyParams]):
         return _scored(model(image, **_classify_options(request.params)))
 
 
-class ObjectDetection(PipelineTask[DetectParams]):
+class ObjectDetection(FileTask[DetectParams]):
     """The objects in one image, with their boxes in pixels."""
 
     name = "object-detection"
     params_model = DetectParams
 
-    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """The image file in base64."""
-        _image_bytes(inputs)
-        return inputs, True
+    file_bytes = staticmethod(_image_bytes)
 
     def compute(self, loaded: Loaded, request: Prepared[DetectParams]) -> list[dict[str, Any]]:
         """``[{"label", "score", "box"}]``, best first."""
@@ -108,16 +102,13 @@ class CaptionParams(StrictParams):
     max_new_tokens: int | None = Field(default=None, ge=1, le=256)
 
 
-class ImageToText(PipelineTask[CaptionParams]):
+class ImageToText(FileTask[CaptionParams]):
     """A text for one image (a caption, or what the model was trained to read from it)."""
 
     name = "image-to-text"
     params_model = CaptionParams
 
-    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """The image file in base64."""
-        _image_bytes(inputs)
-        return inputs, True
+    file_bytes = staticmethod(_image_bytes)
 
     def compute(self, loaded: Loaded, request: Prepared[CaptionParams]) -> list[dict[str, str]]:
         """``[{"generated_text"}]``."""
@@ -126,16 +117,13 @@ class ImageToText(PipelineTask[CaptionParams]):
         return [{"generated_text": model.caption(image, max_new_tokens=request.params.max_new_tokens)}]
 
 
-class AudioClassification(PipelineTask[ClassifyParams]):
+class AudioClassification(FileTask[ClassifyParams]):
     """The labels of one audio clip, best first."""
 
     name = "audio-classification"
     params_model = ClassifyParams
 
-    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
-        """The audio file in base64."""
-        decode_base64_audio(inputs)
-        return inputs, True
+    file_bytes = staticmethod(decode_base64_audio)
 
     def compute(self, loaded: Loaded, request: Prepared[ClassifyParams]) -> list[dict[str, Any]]:
         """``[{"label", "score"}]``."""

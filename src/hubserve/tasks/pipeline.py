@@ -14,7 +14,7 @@ from typing import Any
 from hubserve.errors import InvalidAudio, TaskNotSupported
 from hubserve.protocol import EncodeCall
 from hubserve.runtimes.base import LoadedEncoder
-from hubserve.tasks.base import ParamsT, Prepared, Task
+from hubserve.tasks.base import CallContext, ParamsT, Prepared, Task
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,20 @@ class PipelineTask(Task[ParamsT]):
     @abstractmethod
     def compute(self, loaded: Loaded, request: Prepared[ParamsT]) -> Any:
         """Compute the answer from the pipeline (runs in a worker thread)."""
+
+
+class FileTask(PipelineTask[ParamsT]):
+    """A task whose input is one file in base64 (``file_bytes`` reads it): checked before any queue."""
+
+    @staticmethod
+    @abstractmethod
+    def file_bytes(inputs: Any) -> bytes:
+        """The file's bytes; a clear 4xx if ``inputs`` is not one."""
+
+    def check_inputs(self, inputs: Any, ctx: CallContext) -> tuple[Any, bool]:
+        """The base64 text decodes to a file that is not empty; the call carries it as it came."""
+        self.file_bytes(inputs)
+        return inputs, True
 
 
 def decode_base64_audio(inputs: Any) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -110,23 +110,7 @@ class RunnerClient:
 
     async def generate(self, call: GenerateCall) -> Generation:
         """Start one generation; it returns once the runner has its first token (or its error)."""
-        try:
-            stream = await self._within(
-                self.deadlines.call_s, "first token", self.transport.open(GENERATE, dumps(call))
-            )
-        except TransportError as exc:
-            raise self._crashed(exc) from exc
-        try:
-            if stream.status != 200:
-                self._json_or_error(stream.status, await stream.read())
-            lines = stream.lines()
-            header = await self._within(self.deadlines.call_s, "first token", self._header(lines))
-        except TransportError as exc:
-            await stream.close()
-            raise self._crashed(exc) from exc
-        except BaseException:
-            await stream.close()
-            raise
+        header, lines, stream = await self._opened(GENERATE, call, "first token", self._header)
         events = self._events(lines, stream)
 
         async def close() -> None:
@@ -161,24 +145,29 @@ class RunnerClient:
 
     async def stream(self, call: EncodeCall) -> AsyncGenerator[dict[str, Any], None]:
         """A pipeline call's pieces; returns once the first is there (so errors before it raise here)."""
+        first, lines, stream = await self._opened(STREAM, call, "first piece", self._piece)
+        return self._pieces(first, lines, stream)
+
+    async def _opened(
+        self, path: str, call: Any, what: str, first: Callable[[AsyncIterator[bytes]], Awaitable[T]]
+    ) -> tuple[T, AsyncIterator[bytes], Stream]:
+        """Open a streamed call and read its first item; a failure on the way closes the stream."""
         try:
-            stream = await self._within(
-                self.deadlines.call_s, "first piece", self.transport.open(STREAM, dumps(call))
-            )
+            stream = await self._within(self.deadlines.call_s, what, self.transport.open(path, dumps(call)))
         except TransportError as exc:
             raise self._crashed(exc) from exc
         try:
             if stream.status != 200:
                 self._json_or_error(stream.status, await stream.read())
             lines = stream.lines()
-            first = await self._within(self.deadlines.call_s, "first piece", self._piece(lines))
+            head = await self._within(self.deadlines.call_s, what, first(lines))
         except TransportError as exc:
             await stream.close()
             raise self._crashed(exc) from exc
         except BaseException:
             await stream.close()
             raise
-        return self._pieces(first, lines, stream)
+        return head, lines, stream
 
     async def _piece(self, lines: AsyncIterator[bytes]) -> dict[str, Any] | None:
         async for line in lines:
