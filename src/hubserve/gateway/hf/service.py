@@ -38,8 +38,8 @@ async def infer(
     meter = meter_of(request)
     admission = await services.access.admit(meter, principal, model, task=task_name, route="hf")
     manifest = admission.manifest
-    binary = TASK_ALIASES.get(task_name or "", task_name or manifest.pipeline_tag) in BINARY_INPUT_TASKS
-    data = await read_inputs_body(request, binary=binary)
+    wanted = TASK_ALIASES.get(task_name, task_name) if task_name else manifest.pipeline_tag
+    data = await read_inputs_body(request, binary=wanted in BINARY_INPUT_TASKS)
     if manifest.pipeline_tag in GENERATION_TASKS:
         asked = TASK_ALIASES.get(task_name or "", task_name) or wanted_text_task(data)
         if asked in TEXT_TASKS:
@@ -56,7 +56,8 @@ async def infer(
     options = serve_options(request, services.settings, envelope.options)
     headers = {
         "x-task": task.name,
-        "x-compute-characters": str(_characters(envelope.inputs)),
+        # a file's base64 is no text: its characters are not counted
+        "x-compute-characters": str(0 if task.name in BINARY_INPUT_TASKS else _characters(envelope.inputs)),
     }
     running = run_encoder(services, admission, meter, task.to_call(prepared), options, key_body=data)
     result = await (unless_disconnected(request, running) if isinstance(task, PipelineTask) else running)
