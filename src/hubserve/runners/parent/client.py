@@ -47,7 +47,8 @@ T = TypeVar("T")
 class Deadlines:
     """How long a runner may take to answer, in seconds; 0 or less: no deadline.
 
-    ``call_s`` bounds an encoder call, a generation's first token and each later gap between its tokens;
+    ``call_s`` bounds an encoder call, a generation's first token and each later gap between its tokens
+    (and, for a pipeline call that reports its steps, each period in which no step was made);
     ``health_s`` (always on) bounds the health check.
     """
 
@@ -99,7 +100,12 @@ class RunnerClient:
         A named (pipeline) call cancelled here, when its client went away, is stopped in the runner too.
         """
         try:
-            reply = await self._within(self.deadlines.call_s, "call", self._post(ENCODE, call))
+            posted = self._post(ENCODE, call)
+            reply = await (
+                self._while_progressing(posted)
+                if call.call_id
+                else self._within(self.deadlines.call_s, "call", posted)
+            )
         except asyncio.CancelledError:
             if call.call_id:
                 await asyncio.shield(self._cancel(call.call_id))
@@ -211,17 +217,40 @@ class RunnerClient:
         except (TimeoutError, TransportError):
             return False
 
+    async def _while_progressing(self, work: Awaitable[T]) -> T:
+        """A pipeline call's deadline is per step: it runs on while its reported step moves each period."""
+        seconds = self.deadlines.call_s
+        task = asyncio.ensure_future(work)
+        seen: object = None
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=seconds if seconds > 0 else None)
+                if done:
+                    return task.result()
+                view = await self.progress()
+                step = view.get("step") if view else None
+                if not step or step == seen:  # no step reported, or none since the last look: stuck
+                    raise self._timed_out("call", seconds)
+                seen = step
+        finally:
+            if not task.done():
+                task.cancel()
+
     async def _within(self, seconds: float, what: str, work: Awaitable[T]) -> T:
         try:
             async with asyncio.timeout(seconds if seconds > 0 else None):
                 return await work
         except TimeoutError:
-            log.error("runner of %s gave no %s answer in %.0fs; killing it", self.model, what, seconds)
-            self.kill()
-            raise RunnerTimeout(
-                f"The process serving {self.model} gave no answer to a {what} in {seconds:g}s; "
-                "it was stopped and is starting again"
-            ) from None
+            raise self._timed_out(what, seconds) from None
+
+    def _timed_out(self, what: str, seconds: float) -> RunnerTimeout:
+        """Kill the runner that gave no answer in time; the error its callers get."""
+        log.error("runner of %s gave no %s answer in %.0fs; killing it", self.model, what, seconds)
+        self.kill()
+        return RunnerTimeout(
+            f"The process serving {self.model} gave no answer to a {what} in {seconds:g}s; "
+            "it was stopped and is starting again"
+        )
 
     @property
     def pid(self) -> int | None:

@@ -342,3 +342,44 @@ async def test_a_call_after_the_transport_was_closed_is_unsent(tmp_path) -> None
         with pytest.raises(TransportError) as error:
             await call
         assert error.value.unsent
+
+
+class Stepping(FakeTransport):
+    """A pipeline call that answers after ``answer_after`` looks at its progress; ``moves`` steps in all."""
+
+    def __init__(self, moves: int, answer_after: int) -> None:
+        super().__init__()
+        self.looks = 0
+        self.moves = moves
+        self.answer_after = answer_after
+        self.answered = asyncio.Event()
+
+    async def get(self, path: str, timeout_s: float) -> Reply:
+        self.looks += 1
+        if self.looks >= self.answer_after:
+            self.answered.set()
+        step = min(self.looks, self.moves)
+        return json_reply({"progress": {"task": "text-to-image", "step": step, "steps": 99}})
+
+    async def post(self, path: str, body: bytes) -> Reply:
+        self.sent.append((path, orjson.loads(body)))
+        if path == "/encode":
+            await self.answered.wait()
+        return json_reply({"image": "done"})
+
+
+async def test_a_pipeline_call_runs_past_the_deadline_while_its_steps_move() -> None:
+    transport = Stepping(moves=10, answer_after=4)
+    client = RunnerClient("org/m", transport, deadlines=Deadlines(call_s=0.05))
+    call = EncodeCall("text-to-image", "a cat", {}, single=True, call_id="c2")
+    assert await client.encode(call) == {"image": "done"}  # 4 periods of 0.05 s, each with a new step
+    assert transport.looks >= 3
+
+
+async def test_a_pipeline_call_whose_steps_stop_times_out() -> None:
+    transport = Stepping(moves=2, answer_after=1000)
+    client = RunnerClient("org/m", transport, deadlines=Deadlines(call_s=0.05))
+    call = EncodeCall("text-to-image", "a cat", {}, single=True, call_id="c3")
+    with pytest.raises(RunnerTimeout):
+        await client.encode(call)
+    assert transport.looks == 3  # steps 1, 2, then 2 again: stuck
