@@ -1,0 +1,74 @@
+"""Send one request under a retry policy: the sync and async shells over httpx around ``retry``'s rule."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from hubserve.client.errors import error_from_answer
+from hubserve.client.retry import RetryPolicy, note_retry, wait_before_retry
+
+
+def send(
+    client: httpx.Client,
+    request: httpx.Request,
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> httpx.Response:
+    """The first successful answer; the last error once the policy gives up."""
+    started, attempt = clock(), 0
+    while True:
+        attempt += 1
+        try:
+            response = client.send(request)
+        except httpx.TransportError as exc:
+            error: Exception = exc
+            resendable = idempotent or isinstance(
+                exc, httpx.ConnectError
+            )  # a refused connection sent nothing
+        else:
+            if response.status_code < 400:
+                return response
+            error = error_from_answer(response.status_code, response.headers, response.read())
+            resendable = idempotent
+        wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
+        if wait is None:
+            raise error
+        note_retry(policy, attempt, wait, error)
+        sleep(wait)
+
+
+async def asend(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    policy: RetryPolicy,
+    *,
+    idempotent: bool,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> httpx.Response:
+    """``send`` for an async client."""
+    started, attempt = clock(), 0
+    while True:
+        attempt += 1
+        try:
+            response = await client.send(request)
+        except httpx.TransportError as exc:
+            error: Exception = exc
+            resendable = idempotent or isinstance(exc, httpx.ConnectError)
+        else:
+            if response.status_code < 400:
+                return response
+            error = error_from_answer(response.status_code, response.headers, await response.aread())
+            resendable = idempotent
+        wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
+        if wait is None:
+            raise error
+        note_retry(policy, attempt, wait, error)
+        await sleep(wait)
