@@ -7,7 +7,6 @@ huggingface_hub sends the file as the body (or base64 JSON with parameters); ans
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Literal
 
 from pydantic import Field
@@ -18,7 +17,7 @@ from hubserve.runtimes.pipelines.transformers_tasks import TransformersTask
 from hubserve.tasks.audio_codec import decode
 from hubserve.tasks.base import Prepared, StrictParams
 from hubserve.tasks.image_codec import open_image
-from hubserve.tasks.pipeline import FileTask, Loaded, decode_base64_audio
+from hubserve.tasks.pipeline import FileTask, Loaded, decode_base64_audio, decode_base64_file
 
 
 class ClassifyParams(StrictParams):
@@ -35,15 +34,7 @@ class DetectParams(StrictParams):
 
 
 def _image_bytes(inputs: Any) -> bytes:
-    if not isinstance(inputs, str):
-        raise InvalidImage("`inputs` must be the image file in base64 (or send the file's bytes as the body)")
-    try:
-        data = base64.b64decode(inputs, validate=True)
-    except ValueError:
-        raise InvalidImage("`inputs` is not valid base64") from None
-    if not data:
-        raise InvalidImage("The image is empty")
-    return data
+    return decode_base64_file(inputs, "image", InvalidImage)
 
 
 def _classify_options(params: ClassifyParams) -> dict[str, Any]:

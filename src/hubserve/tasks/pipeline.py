@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubserve.errors import InvalidAudio, TaskNotSupported
+from hubserve.errors import HubserveError, InvalidAudio, TaskNotSupported
 from hubserve.protocol import EncodeCall
 from hubserve.runtimes.base import LoadedEncoder
 from hubserve.tasks.base import CallContext, ParamsT, Prepared, Task
@@ -69,14 +69,22 @@ class FileTask(PipelineTask[ParamsT]):
         return inputs, True
 
 
-def decode_base64_audio(inputs: Any) -> bytes:
-    """The audio bytes of ``inputs``: base64 text, as huggingface_hub sends a file with parameters."""
+def decode_base64_file(inputs: Any, kind: str, error: type[HubserveError]) -> bytes:
+    """A file's bytes from ``inputs``: base64 text, as huggingface_hub sends a file with parameters.
+
+    ``kind`` names the file in the messages (``audio``, ``image``); ``error`` is the 4xx for a bad one.
+    """
     if not isinstance(inputs, str):
-        raise InvalidAudio("`inputs` must be the audio file in base64 (or send the file's bytes as the body)")
+        raise error(f"`inputs` must be the {kind} file in base64 (or send the file's bytes as the body)")
     try:
         data = base64.b64decode(inputs, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidAudio("`inputs` is not valid base64 audio") from None
+        raise error(f"`inputs` is not valid base64 {kind}") from None
     if not data:
-        raise InvalidAudio("The audio is empty")
+        raise error(f"The {kind} is empty")
     return data
+
+
+def decode_base64_audio(inputs: Any) -> bytes:
+    """The audio file's bytes of ``inputs`` (InvalidAudio if there is none)."""
+    return decode_base64_file(inputs, "audio", InvalidAudio)
