@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hubserve.config import Settings
 from hubserve.errors import HubserveError
+from hubserve.types.endpoint_shapes import ACCESS_TYPES, FAILED_STATES, RUNNING, create_body, update_body
 
 Call = Callable[..., Any]
 Server = Callable[[argparse.Namespace, Settings], str]
@@ -47,7 +48,7 @@ def add_commands(sub: Any, call: Call, server: Server) -> None:
     create.add_argument("name")
     create.add_argument("--model", required=True, help="the hub model (namespace/name)")
     create.add_argument("--task", help="the task it serves (default: the model's own)")
-    create.add_argument("--type", default="authenticated", choices=["public", "authenticated", "private"])
+    create.add_argument("--type", default="authenticated", choices=sorted(ACCESS_TYPES))
     create.add_argument("--instance-size", default="x1", help="x1, x2, ... (GET /v2/provider lists them)")
     create.add_argument("--accelerator", default="cpu")
     create.add_argument("--min-replica", type=int, default=1)
@@ -89,26 +90,18 @@ def _namespace(args: argparse.Namespace, call: Call, base: str) -> str:
 
 def _create(args: argparse.Namespace, settings: Settings, call: Call, base: str) -> int:
     namespace = _namespace(args, call, base)
-    scaling: dict[str, Any] = {"minReplica": args.min_replica, "maxReplica": args.max_replica}
-    if args.scale_to_zero_min is not None:
-        scaling["scaleToZeroTimeout"] = args.scale_to_zero_min
-    instance = "local-gpu" if args.accelerator == "gpu" else "local-cpu"
-    body: dict[str, Any] = {
-        "name": args.name,
-        "type": args.type,
-        "provider": {"vendor": "local", "region": "local"},
-        "compute": {
-            "accelerator": args.accelerator,
-            "instanceType": instance,
-            "instanceSize": args.instance_size,
-            "scaling": scaling,
-        },
-        "model": {"repository": args.model, "framework": "pytorch", "image": {"huggingface": {}}},
-    }
-    if args.task:
-        body["model"]["task"] = args.task
-    if args.env:
-        body["model"]["env"] = dict(args.env)
+    body = create_body(
+        args.name,
+        args.model,
+        accelerator=args.accelerator,
+        instance_size=args.instance_size,
+        min_replica=args.min_replica,
+        max_replica=args.max_replica,
+        scale_to_zero_timeout=args.scale_to_zero_min,
+        task=args.task,
+        env=dict(args.env) if args.env else None,
+        type=args.type,
+    )
     data = call(args, "POST", f"{base}/v2/endpoint/{namespace}", json=body)
     if args.wait:
         data = _wait(args, call, f"{base}/v2/endpoint/{namespace}/{args.name}")
@@ -124,9 +117,9 @@ def _wait(args: argparse.Namespace, call: Call, url: str, timeout_s: float = 180
         while True:
             data = call(args, "GET", url)
             state = data["status"]
-            if state["state"] == "running":
+            if state["state"] == RUNNING:
                 return data
-            if state["state"] in ("failed", "updateFailed"):
+            if state["state"] in FAILED_STATES:
                 raise EndpointFailed(f"{data['name']} is {state['state']}: {state.get('message')}")
             if time.monotonic() > deadline:
                 raise EndpointFailed(f"{data['name']} was not running after {timeout_s:.0f}s")
@@ -174,19 +167,13 @@ def _action(action: str) -> Callable[[argparse.Namespace, Settings, Call, str], 
 
 def _update(args: argparse.Namespace, settings: Settings, call: Call, base: str) -> int:
     namespace = _namespace(args, call, base)
-    scaling = {
-        k: v for k, v in (("minReplica", args.min_replica), ("maxReplica", args.max_replica)) if v is not None
-    }
-    model: dict[str, Any] = {
-        k: v for k, v in (("repository", args.model), ("revision", args.revision)) if v is not None
-    }
-    if args.env:
-        model["env"] = dict(args.env)
-    body: dict[str, Any] = {}
-    if scaling:
-        body["compute"] = {"scaling": scaling}
-    if model:
-        body["model"] = model
+    body = update_body(
+        min_replica=args.min_replica,
+        max_replica=args.max_replica,
+        repository=args.model,
+        revision=args.revision,
+        env=dict(args.env) if args.env else None,
+    )
     url = f"{base}/v2/endpoint/{namespace}/{args.name}"
     data = call(args, "PUT", url, json=body)
     if args.wait:

@@ -18,15 +18,20 @@ def send(
     policy: RetryPolicy,
     *,
     idempotent: bool,
+    stream: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> httpx.Response:
-    """The first successful answer; the last error once the policy gives up."""
+    """The first successful answer; the last error once the policy gives up.
+
+    With ``stream`` the answer comes back as soon as its headers do, its body unread: a stream is retried
+    only before its first byte, and the caller closes it.
+    """
     started, attempt = clock(), 0
     while True:
         attempt += 1
         try:
-            response = client.send(request)
+            response = client.send(request, stream=stream)
         except httpx.TransportError as exc:
             error: Exception = exc
             resendable = idempotent or isinstance(
@@ -35,7 +40,10 @@ def send(
         else:
             if response.status_code < 400:
                 return response
-            error = error_from_answer(response.status_code, response.headers, response.read())
+            try:
+                error = error_from_answer(response.status_code, response.headers, response.read())
+            finally:
+                response.close()
             resendable = idempotent
         wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
         if wait is None:
@@ -50,6 +58,7 @@ async def asend(
     policy: RetryPolicy,
     *,
     idempotent: bool,
+    stream: bool = False,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> httpx.Response:
@@ -58,14 +67,17 @@ async def asend(
     while True:
         attempt += 1
         try:
-            response = await client.send(request)
+            response = await client.send(request, stream=stream)
         except httpx.TransportError as exc:
             error: Exception = exc
             resendable = idempotent or isinstance(exc, httpx.ConnectError)
         else:
             if response.status_code < 400:
                 return response
-            error = error_from_answer(response.status_code, response.headers, await response.aread())
+            try:
+                error = error_from_answer(response.status_code, response.headers, await response.aread())
+            finally:
+                await response.aclose()
             resendable = idempotent
         wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
         if wait is None:

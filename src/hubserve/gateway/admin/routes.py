@@ -58,6 +58,26 @@ async def per_model_info(model: str, principal: Reader, services: ServicesDep) -
     return model_info(services, resolved.model_id)
 
 
+@router.get("/status/{model:path}", responses=errors(*AUTHENTICATED, *MODEL))
+async def model_status(model: str, principal: Reader, services: ServicesDep) -> dict[str, Any]:
+    """The old Inference API's ``/status/{model}``: whether it is loaded, and what runs it."""
+    resolved = await services.access.find(principal, model)
+    model_id = str(resolved.model_id)
+    if model_id in services.scheduler.loaded():
+        state = "Loaded"
+    elif any(m["model"] == model_id for m in services.scheduler.ps()):
+        state = "Loading"
+    else:
+        state = "Loadable"
+    manifest = services.store.get(resolved.model_id)
+    return {
+        "loaded": state == "Loaded",
+        "state": state,
+        "compute_type": "cpu",
+        "framework": manifest.library if manifest.format != "gguf" else "llama.cpp",
+    }
+
+
 @router.get("/api/ps", responses=errors(*AUTHENTICATED))
 async def ps(_: Admin, services: ServicesDep) -> dict[str, Any]:
     """Loaded and loading models: memory, idle time, requests running and queued."""

@@ -13,16 +13,10 @@ from typing import Any
 
 from hubserve.errors import BadRequest, ValidationFailed
 from hubserve.gateway.endpoints.hardware import REGION, VENDOR, Compute
+from hubserve.types.endpoint_shapes import ACCESS_TYPES, HEALTH_ROUTE
 from hubserve.types.endpoints import ENDPOINT_NAME, EndpointSpec
 
-ACCESS_TYPES = {
-    "public": "public",
-    "authenticated": "authenticated",
-    "private": "private",
-    "protected": "authenticated",
-}
 METRICS = ("pendingRequests",)
-HEALTH_ROUTE = "/health"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
