@@ -28,6 +28,7 @@ _EXPORTS = {
     "PermissionDeniedError": "hubserve.client",
     "GenerationError": "hubserve.client",
     "ServerError": "hubserve.client",
+    "EndpointUnavailableError": "hubserve.client",
     "InferenceEndpoint": "hubserve.client.endpoints",
     "create_inference_endpoint": "hubserve.client.endpoints",
     "get_inference_endpoint": "hubserve.client.endpoints",

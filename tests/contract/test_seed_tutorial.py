@@ -96,9 +96,9 @@ def _run(script: str, url: str, token: str, *args: str) -> subprocess.CompletedP
     )
 
 
-def test_the_tutorials_snippets_run_unchanged(held: str, seed_home: Path) -> None:
-    token = (seed_home / "admin.token").read_text()
-    done = _run(str(SEED / "tutorial.py"), held, token, "-c", DRIVER)
+def _tutorial_ran(script: str, url: str, token: str) -> None:
+    """Run a version of the tutorial and check what it computed."""
+    done = _run(str(SEED / script), url, token, "-c", DRIVER)
     assert done.returncode == 0, done.stderr
     out: dict[str, Any] = json.loads(done.stdout.split("@@")[-1])
     assert isinstance(out["response"], str) and out["response"].strip()
@@ -114,6 +114,14 @@ def test_the_tutorials_snippets_run_unchanged(held: str, seed_home: Path) -> Non
     scores = [z["score"] for z in out["zero_shot"]]
     assert scores == sorted(scores, reverse=True)
     assert out["entities"] and {e["entity_group"] for e in out["entities"]} <= {"PER", "LOC"}
+
+
+def test_the_tutorials_snippets_run_unchanged(held: str, seed_home: Path) -> None:
+    _tutorial_ran("tutorial.py", held, (seed_home / "admin.token").read_text())
+
+
+def test_the_tutorials_snippets_run_on_the_sdk(held: str, seed_home: Path) -> None:
+    _tutorial_ran("sdk_tutorial.py", held, (seed_home / "admin.token").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +189,33 @@ def test_the_retry_loop_rides_out_a_rate_limit(limited: tuple[str, str, str]) ->
     done = _run(str(SEED / "retry.py"), url, token)
     assert done.returncode == 0, done.stderr
     assert "Rate limited; retrying" in done.stdout
+
+
+def test_the_sdk_rides_out_a_cold_start_with_no_loop_of_its_own(limited: tuple[str, str, str]) -> None:
+    url, _, admin = limited
+    _wait_for_a_spare_runner(url, admin)
+    httpx.post(
+        f"{url}/api/models/{SMOLLM}/unload", headers={"Authorization": f"Bearer {admin}"}
+    ).raise_for_status()
+    done = _run(str(SEED / "sdk_retry.py"), url, admin)
+    assert done.returncode == 0, done.stderr
+    waits = [line for line in done.stderr.splitlines() if "trying again" in line]
+    assert waits and all("model_loading" in line for line in waits), done.stderr
+    assert done.stdout.strip()  # the generated text
+
+
+def test_the_sdk_rides_out_a_rate_limit_with_no_loop_of_its_own(limited: tuple[str, str, str]) -> None:
+    url, token, admin = limited
+    load = httpx.post(
+        f"{url}/api/models/{SMOLLM}/load", headers={"Authorization": f"Bearer {admin}"}, timeout=120
+    )
+    load.raise_for_status()
+    _spend_a_fresh_window(url, token)
+    done = _run(str(SEED / "sdk_retry.py"), url, token)
+    assert done.returncode == 0, done.stderr
+    waits = [line for line in done.stderr.splitlines() if "trying again" in line]
+    assert waits and all("rate_limited" in line for line in waits), done.stderr
+    assert done.stdout.strip()
 
 
 def test_except_hfhubhttperror_catches_a_missing_model(held: str) -> None:

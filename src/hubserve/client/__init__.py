@@ -2,6 +2,7 @@
 
 from hubserve.client.errors import (
     AuthenticationError,
+    EndpointUnavailableError,
     GenerationError,
     HTTPError,
     InferenceError,
@@ -21,6 +22,7 @@ __all__ = [
     "AsyncInferenceClient",
     "AsyncStream",
     "AuthenticationError",
+    "EndpointUnavailableError",
     "GenerationError",
     "HTTPError",
     "InferenceClient",

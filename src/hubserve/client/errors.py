@@ -117,25 +117,50 @@ class ServerError(HTTPError):
     """5xx: the server or the model's process failed (502 and 504 are worth a retry)."""
 
 
+class EndpointUnavailableError(ServerError):
+    """503 ``endpoint_unavailable``: the endpoint is paused or being deleted; it serves again once resumed."""
+
+
 BY_TYPE: dict[str, type[HTTPError]] = {
     "rate_limited": RateLimitError,
     "overloaded": OverloadedError,
+    "no_capacity": OverloadedError,
+    "shutting_down": OverloadedError,
+    "database_unavailable": OverloadedError,
     "model_loading": ModelLoadingError,
     "model_not_found": ModelNotFoundError,
+    "not_found": ModelNotFoundError,
+    "endpoint_not_found": ModelNotFoundError,
     "unauthorized": AuthenticationError,
     "forbidden": PermissionDeniedError,
-    "validation": ValidationError,
+    "endpoint_unavailable": EndpointUnavailableError,
     "generation": GenerationError,
+    **dict.fromkeys(
+        (
+            "validation",
+            "bad_request",
+            "invalid_model_id",
+            "task_not_supported",
+            "unknown_option",
+            "invalid_audio",
+            "invalid_image",
+            "image_too_large",
+            "input_too_long",
+            "audio_too_long",
+            "payload_too_large",
+        ),
+        ValidationError,
+    ),
 }
 BY_STATUS: dict[int, type[HTTPError]] = {
     400: ValidationError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: ModelNotFoundError,
+    413: ValidationError,
     422: ValidationError,
     424: GenerationError,
     429: RateLimitError,
-    503: OverloadedError,
 }
 
 

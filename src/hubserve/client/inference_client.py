@@ -159,7 +159,7 @@ class _Methods:
             json=call.json,
             content=call.content,
             params=dict(call.params),
-            headers=dict(call.headers),
+            headers={**self.headers, **call.headers},
         )
 
     # ---- tasks ---------------------------------------------------------------------------------------
@@ -405,9 +405,11 @@ class AsyncStream(Generic[T]):
 class InferenceClient(_Methods):
     """The sync client, on an ``httpx.Client``; use it as a context manager or call ``close()``."""
 
-    def __init__(self, model: str | None = None, **settings: Any) -> None:
+    def __init__(
+        self, model: str | None = None, *, http_client: httpx.Client | None = None, **settings: Any
+    ) -> None:
         super().__init__(model, **settings)
-        self._http = httpx.Client(headers=self.headers, timeout=self.timeout)
+        self._http = http_client or httpx.Client(timeout=self.timeout)
 
     def _run(self, call: calls.Call, parse: Callable[[httpx.Response], Any]) -> Any:
         return parse(
@@ -421,7 +423,7 @@ class InferenceClient(_Methods):
     def health_check(self) -> bool:
         """Whether the server answers ``GET /health`` with 200 now (no retries)."""
         try:
-            return self._http.get(f"{self.base_url}/health").status_code == 200
+            return self._http.get(f"{self.base_url}/health", headers=self.headers).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -439,9 +441,11 @@ class InferenceClient(_Methods):
 class AsyncInferenceClient(_Methods):
     """The async client, on an ``httpx.AsyncClient``: the same methods, awaited."""
 
-    def __init__(self, model: str | None = None, **settings: Any) -> None:
+    def __init__(
+        self, model: str | None = None, *, http_client: httpx.AsyncClient | None = None, **settings: Any
+    ) -> None:
         super().__init__(model, **settings)
-        self._http = httpx.AsyncClient(headers=self.headers, timeout=self.timeout)
+        self._http = http_client or httpx.AsyncClient(timeout=self.timeout)
 
     async def _run(self, call: calls.Call, parse: Callable[[httpx.Response], Any]) -> Any:
         request = self._request(self._http, call)
@@ -455,7 +459,8 @@ class AsyncInferenceClient(_Methods):
     async def health_check(self) -> bool:
         """Whether the server answers ``GET /health`` with 200 now (no retries)."""
         try:
-            return (await self._http.get(f"{self.base_url}/health")).status_code == 200
+            response = await self._http.get(f"{self.base_url}/health", headers=self.headers)
+            return response.status_code == 200
         except httpx.TransportError:
             return False
 

@@ -68,7 +68,16 @@ def _server_wait(error: Exception) -> float | None:
         return max(error.estimated_time or 1.0, 0.1)
     if isinstance(error, RateLimitError | OverloadedError):
         return max(error.retry_after or 1.0, 0.0)
+    if type(error) is ServerError and error.status == 503 and "retry-after" in error.headers:
+        return _seconds(error.headers["retry-after"])  # a 503 of no known kind (a proxy's) that says when
     return None
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
 
 
 def _transient(error: Exception) -> bool:
