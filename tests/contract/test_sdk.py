@@ -344,6 +344,10 @@ def test_bad_calls_raise_typed_errors(server: str, token: str) -> None:
         client.text_classification("hi", model="test/no-such-model")
     assert missing.value.status == 404 and missing.value.error_type == "model_not_found"
     assert missing.value.request_id
+    with pytest.raises(hubserve.ModelNotFoundError):
+        client.get_model_status("test/no-such-model")
+    with pytest.raises(ValueError, match="Name a model"):
+        client.load()
     with pytest.raises(hubserve.ValidationError) as bad:
         client.text_generation("hi", model=LLAMA, max_new_tokens=-1)
     assert bad.value.status == 422
