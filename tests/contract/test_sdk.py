@@ -325,17 +325,23 @@ def test_the_server_methods(server: str, token: str) -> None:
     assert {EMBED, LLAMA, WHISPER} <= {m.id for m in models}
     assert {m.id for m in client.list_models(pipeline_tag="text-ranking")} == {RERANK}
 
-    async def twin() -> tuple[Any, Any, Any]:
+    async def twin() -> tuple[Any, ...]:
         async with hubserve.AsyncInferenceClient(base_url=server, token=token) as aclient:
+            loaded = await aclient.load(CLS)
+            listed = {m.model for m in (await aclient.ps()).models}
             return (
                 await aclient.health_check(),
                 await aclient.get_model_status(EMBED),
                 await aclient.list_models(pipeline_tag="text-ranking"),
+                loaded,
+                listed,
+                await aclient.unload(CLS),
             )
 
-    healthy, status, ranked = asyncio.run(twin())
+    healthy, status, ranked, loaded, listed, unloaded = asyncio.run(twin())
     assert healthy and status == client.get_model_status(EMBED)
     assert ranked == client.list_models(pipeline_tag="text-ranking")
+    assert loaded.model == CLS and loaded.state == "ready" and CLS in listed and unloaded is True
 
 
 def test_bad_calls_raise_typed_errors(server: str, token: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -11,9 +10,6 @@ import threading
 import time
 
 from hubserve.protocol import RunnerConfig
-
-# Imported before the socket opens, so a warm spare runner has paid for them when a model is assigned.
-PRELOAD = ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar")
 
 
 def exit_with_parent() -> None:
@@ -45,13 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    import importlib
-
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+    # A spare runner imports only what every runner needs (its app, numpy); the runtime's libraries come
+    # with the model, so an ONNX encoder's process never holds torch, nor a spare any runtime at all.
     import uvicorn
-    from transformers import AutoTokenizer  # noqa: F401  (the lazy module's heavy part)
 
     from hubserve.runners.child.app import create_runner_app
 
