@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python -m bench.coldstart
 	$(BIN)/python -m bench.endpoints
 	$(BIN)/python -m bench.speech
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.sdk_import
 
 clean:
