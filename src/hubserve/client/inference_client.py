@@ -130,7 +130,9 @@ class _Methods:
         retry: RetryPolicy | None = None,
         wait_for_model: bool = False,
         headers: dict[str, str] | None = None,
+        api_key: str | None = None,
     ) -> None:
+        token = token or api_key  # huggingface_hub's other name for it
         if model and model.startswith(("http://", "https://")):  # huggingface_hub's URL-as-model
             base_url, model = base_url or model, None
         self.model = model

@@ -221,3 +221,16 @@ def test_loading_errors_carry_their_estimate() -> None:
     assert isinstance(error, ModelLoadingError) and error.estimated_time == 7.5
     full = error_from_answer(429, {"x-error-type": "overloaded", "retry-after": "2"}, b'{"error": "queue"}')
     assert isinstance(full, OverloadedError) and full.retry_after == 2.0
+
+
+def test_token_from_the_argument_api_key_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hs_hf")
+    assert InferenceClient().headers["Authorization"] == "Bearer hs_hf"
+    monkeypatch.setenv("HUBSERVE_TOKEN", "hs_own")
+    monkeypatch.setenv("HUBSERVE_URL", "http://elsewhere:9000/")
+    client = InferenceClient()
+    assert client.headers["Authorization"] == "Bearer hs_own" and client.base_url == "http://elsewhere:9000"
+    assert InferenceClient(api_key="hs_key").headers["Authorization"] == "Bearer hs_key"
+    assert InferenceClient(token="hs_arg", api_key="hs_key").headers["Authorization"] == "Bearer hs_arg"
+    by_url = InferenceClient("http://host:1/models/org/m")
+    assert (by_url.base_url, by_url.model) == ("http://host:1/models/org/m", None)
