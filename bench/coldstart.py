@@ -2,8 +2,9 @@
 
 Run: ``python bench/coldstart.py [--rounds N]``. For each default model it measures, in the same run:
 
-- bare load: a fresh Python process that has imported the same libraries as a runner (numpy, onnxruntime,
-  transformers, llama_cpp) loads the model in-process and answers the same request once; median of three;
+- bare load: a fresh Python process that has imported what a spare runner holds (the model host, numpy)
+  imports the model's runtime, loads the model in-process and answers the same request once, as a spare
+  does; median of three;
 - cold start: the model is unloaded, a request without waiting gets HF's 503 with ``estimated_time``, and
   a second request with ``X-Wait-For-Model`` is timed from the first request to its answer;
 - the error of ``estimated_time`` against the measured cold start (round 1 is the size-based guess;
@@ -45,10 +46,6 @@ MODELS: dict[str, dict[str, Any]] = {
 
 BARE_LOAD = """
 import time, importlib, sys, contextlib
-for name in ("numpy", "onnxruntime", "transformers", "tokenizers", "llama_cpp", "xgrammar"):
-    with contextlib.suppress(ImportError):
-        importlib.import_module(name)
-from transformers import AutoTokenizer
 from pathlib import Path
 from hubserve.types.names import ModelId
 from hubserve.hub.store import HubStore
@@ -84,7 +81,7 @@ host.close()
 
 
 def bare_load_s(hub: Path, model: str, body: dict[str, Any]) -> float:
-    """Median in-process load + first answer in a fresh process with the runner's libraries imported."""
+    """Median in-process import of the runtime, load and first answer, in a fresh process."""
     times = []
     for _ in range(3):
         out = subprocess.run(
