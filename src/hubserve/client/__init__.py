@@ -1,7 +1,10 @@
 """hubserve's Python SDK: sync and async clients, retries, typed errors and results; nothing of the server."""
 
 from hubserve.client.errors import (
+    APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
+    EndpointNotFoundError,
     EndpointUnavailableError,
     GenerationError,
     HTTPError,
@@ -19,9 +22,12 @@ from hubserve.client.retry import NO_RETRY, RetryPolicy
 
 __all__ = [
     "NO_RETRY",
+    "APIConnectionError",
+    "APITimeoutError",
     "AsyncInferenceClient",
     "AsyncStream",
     "AuthenticationError",
+    "EndpointNotFoundError",
     "EndpointUnavailableError",
     "GenerationError",
     "HTTPError",

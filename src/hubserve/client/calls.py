@@ -98,11 +98,15 @@ def _embedding(answer: Any) -> Any:
     return np.asarray(answer, dtype=np.float32)
 
 
-def _labels(answer: Any) -> list[r.ClassificationOutputElement]:
-    if isinstance(answer, dict) and "labels" in answer:  # zero-shot's older {sequence, labels, scores}
-        answer = [{"label": k, "score": s} for k, s in zip(answer["labels"], answer["scores"], strict=True)]
-    rows = answer[0] if answer and isinstance(answer[0], list) else answer
-    return [r.read(r.ClassificationOutputElement, row) for row in rows]
+def _labels(cls: type[r.ClassificationOutputElement]) -> Callable[[Any], list[Any]]:
+    def parse(answer: Any) -> list[Any]:
+        if isinstance(answer, dict) and "labels" in answer:  # zero-shot's older {sequence, labels, scores}
+            pairs = zip(answer["labels"], answer["scores"], strict=True)
+            answer = [{"label": k, "score": s} for k, s in pairs]
+        rows = answer[0] if answer and isinstance(answer[0], list) else answer
+        return [r.read(cls, row) for row in rows]
+
+    return parse
 
 
 def _many(cls: type[Any]) -> Callable[[Any], list[Any]]:
@@ -155,14 +159,14 @@ TASKS: dict[str, Task] = {
         "text-classification",
         ("text",),
         ("function_to_apply", "top_k"),
-        _labels,
+        _labels(r.TextClassificationOutputElement),
         doc="Labels of a text with their scores, best first.",
     ),
     "zero_shot_classification": Task(
         "zero-shot-classification",
         ("text", "candidate_labels"),
         ("multi_label", "hypothesis_template"),
-        _labels,
+        _labels(r.ZeroShotClassificationOutputElement),
         in_parameters=("candidate_labels",),
         doc="Scores of labels the model was not trained on, best first.",
     ),
@@ -252,7 +256,7 @@ TASKS: dict[str, Task] = {
         "audio-classification",
         ("audio",),
         ("function_to_apply", "top_k"),
-        _labels,
+        _labels(r.AudioClassificationOutputElement),
         kind="file",
         doc="Labels of an audio clip with their scores, best first.",
     ),
@@ -260,7 +264,7 @@ TASKS: dict[str, Task] = {
         "image-classification",
         ("image",),
         ("function_to_apply", "top_k"),
-        _labels,
+        _labels(r.ImageClassificationOutputElement),
         kind="file",
         doc="Labels of an image with their scores, best first.",
     ),

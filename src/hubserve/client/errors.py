@@ -37,6 +37,7 @@ class HTTPError(InferenceError, _hf_hub_error()):  # type: ignore[misc]
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         body: Any = None,
+        response: Any = None,
     ) -> None:
         Exception.__init__(self, f"{status} {error_type or 'error'}: {message}")
         self.status = status
@@ -45,7 +46,15 @@ class HTTPError(InferenceError, _hf_hub_error()):  # type: ignore[misc]
         self.server_message = message
         self.headers = dict(headers or {})
         self.body = body
-        self.response = None  # huggingface_hub's attribute; the SDK keeps what it read instead
+        self.response = response  # the httpx.Response, as huggingface_hub's HfHubHTTPError keeps it
+
+
+class APIConnectionError(InferenceError, ConnectionError):
+    """The server could not be reached, or the connection broke before an answer (``__cause__`` says how)."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """No answer within the client's timeout."""
 
 
 class AuthenticationError(HTTPError):
@@ -109,12 +118,22 @@ class ModelLoadingError(HTTPError):
     @property
     def estimated_time(self) -> float | None:
         """The server's estimate of the seconds until the model serves."""
+        estimate = self.body_estimate
+        return estimate if estimate is not None else _number(self.headers.get("retry-after"))
+
+    @property
+    def body_estimate(self) -> float | None:
+        """``estimated_time`` as the body gives it."""
         body = self.body if isinstance(self.body, dict) else {}
-        return _number(body.get("estimated_time")) or _number(self.headers.get("retry-after"))
+        return _number(body.get("estimated_time"))
 
 
 class ServerError(HTTPError):
     """5xx: the server or the model's process failed (502 and 504 are worth a retry)."""
+
+
+class EndpointNotFoundError(ModelNotFoundError):
+    """404 ``endpoint_not_found``: no such Inference Endpoint (or one the caller may not see)."""
 
 
 class EndpointUnavailableError(ServerError):
@@ -130,7 +149,7 @@ BY_TYPE: dict[str, type[HTTPError]] = {
     "model_loading": ModelLoadingError,
     "model_not_found": ModelNotFoundError,
     "not_found": ModelNotFoundError,
-    "endpoint_not_found": ModelNotFoundError,
+    "endpoint_not_found": EndpointNotFoundError,
     "unauthorized": AuthenticationError,
     "forbidden": PermissionDeniedError,
     "endpoint_unavailable": EndpointUnavailableError,
@@ -164,7 +183,9 @@ BY_STATUS: dict[int, type[HTTPError]] = {
 }
 
 
-def error_from_answer(status: int, headers: Mapping[str, str], content: bytes) -> HTTPError:
+def error_from_answer(
+    status: int, headers: Mapping[str, str], content: bytes, response: Any = None
+) -> HTTPError:
     """The error an answer stands for: its class from ``X-Error-Type`` (else the status), its message."""
     lower = {k.lower(): v for k, v in headers.items()}
     body: Any = None
@@ -186,6 +207,7 @@ def error_from_answer(status: int, headers: Mapping[str, str], content: bytes) -
         request_id=lower.get("x-request-id"),
         headers=lower,
         body=body,
+        response=response,
     )
 
 

@@ -23,6 +23,7 @@ import httpx
 from hubserve import __version__
 from hubserve.client import calls
 from hubserve.client import results as r
+from hubserve.client.errors import APIConnectionError
 from hubserve.client.retry import RetryPolicy
 from hubserve.client.sending import asend, send
 from hubserve.client.streams import aevents, events
@@ -108,10 +109,16 @@ def server_url(base_url: str | None = None) -> str:
     return (base_url or os.environ.get("HUBSERVE_URL") or DEFAULT_URL).rstrip("/")
 
 
-def request_headers(token: str | None = None, **extra: str) -> dict[str, str]:
-    """The SDK's headers: its user agent and the token (else ``HUBSERVE_TOKEN``, else ``HF_TOKEN``)."""
+def request_headers(token: str | bool | None = None, **extra: str) -> dict[str, str]:
+    """The SDK's headers: its user agent and the token (else ``HUBSERVE_TOKEN``, else ``HF_TOKEN``).
+
+    ``token=False`` sends none, as in huggingface_hub.
+    """
     headers = {"User-Agent": f"hubserve-sdk/{__version__}", **extra}
-    token = token or os.environ.get("HUBSERVE_TOKEN") or os.environ.get("HF_TOKEN")
+    if token is False:
+        return headers
+    if not isinstance(token, str) or not token:
+        token = os.environ.get("HUBSERVE_TOKEN") or os.environ.get("HF_TOKEN")
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
@@ -125,14 +132,15 @@ class _Methods:
         model: str | None = None,
         *,
         base_url: str | None = None,
-        token: str | None = None,
+        token: str | bool | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         wait_for_model: bool = False,
         headers: dict[str, str] | None = None,
         api_key: str | None = None,
     ) -> None:
-        token = token or api_key  # huggingface_hub's other name for it
+        if token is None:
+            token = api_key  # huggingface_hub's other name for it
         if model and model.startswith(("http://", "https://")):  # huggingface_hub's URL-as-model
             base_url, model = base_url or model, None
         self.model = model
@@ -292,10 +300,11 @@ class _Methods:
         search: str | None = None,
         author: str | None = None,
         pipeline_tag: str | None = None,
+        task: str | None = None,
         limit: int | None = None,
     ) -> Any:
-        """The models of the server's hub this token may see (``list[ModelInfo]``)."""
-        call = calls.list_models_call(search, author, pipeline_tag, limit)
+        """The models of the server's hub this token may see (``list[ModelInfo]``); ``task`` is a tag too."""
+        call = calls.list_models_call(search, author, pipeline_tag or task, limit)
         return self._run(call, lambda a: [r.read(r.ModelInfo, m) for m in a.json()])
 
     def load(self, model: str | None = None, *, pin: bool = False, wait: bool = True) -> Any:
@@ -347,6 +356,9 @@ class Stream(Generic[T]):
     def __next__(self) -> T:
         try:
             return next(self._events)
+        except httpx.TransportError as exc:
+            self.close()
+            raise APIConnectionError(f"The stream broke: {exc!r}") from exc
         except BaseException:
             self.close()
             raise
@@ -381,6 +393,9 @@ class AsyncStream(Generic[T]):
     async def __anext__(self) -> T:
         try:
             return self._read(await self._events.__anext__())
+        except httpx.TransportError as exc:
+            await self.aclose()
+            raise APIConnectionError(f"The stream broke: {exc!r}") from exc
         except BaseException:
             await self.aclose()
             raise

@@ -64,7 +64,7 @@ def _read(kind: Any, value: Any) -> Any:
 
 
 @dataclasses.dataclass
-class TextGenerationToken(Result):
+class TextGenerationOutputToken(Result):
     """One token: its id, text and log-probability."""
 
     id: int
@@ -74,15 +74,15 @@ class TextGenerationToken(Result):
 
 
 @dataclasses.dataclass
-class TextGenerationDetails(Result):
+class TextGenerationOutputDetails(Result):
     """Why generation stopped, and the tokens (with ``details=True``)."""
 
     finish_reason: str
     generated_tokens: int
     seed: int | None = None
-    prefill: list[TextGenerationToken] = dataclasses.field(default_factory=list)
-    tokens: list[TextGenerationToken] = dataclasses.field(default_factory=list)
-    top_tokens: list[list[TextGenerationToken]] | None = None
+    prefill: list[TextGenerationOutputToken] = dataclasses.field(default_factory=list)
+    tokens: list[TextGenerationOutputToken] = dataclasses.field(default_factory=list)
+    top_tokens: list[list[TextGenerationOutputToken]] | None = None
     best_of_sequences: list[Any] | None = None
 
 
@@ -91,11 +91,11 @@ class TextGenerationOutput(Result):
     """``text_generation(..., details=True)``."""
 
     generated_text: str
-    details: TextGenerationDetails | None = None
+    details: TextGenerationOutputDetails | None = None
 
 
 @dataclasses.dataclass
-class TextGenerationStreamDetails(Result):
+class TextGenerationStreamOutputStreamDetails(Result):
     """The last stream event's details."""
 
     finish_reason: str
@@ -108,15 +108,15 @@ class TextGenerationStreamDetails(Result):
 class TextGenerationStreamOutput(Result):
     """One event of ``text_generation(..., stream=True, details=True)``; the last has the whole text."""
 
-    token: TextGenerationToken
+    token: TextGenerationOutputToken
     index: int | None = None
     generated_text: str | None = None
-    details: TextGenerationStreamDetails | None = None
-    top_tokens: list[TextGenerationToken] | None = None
+    details: TextGenerationStreamOutputStreamDetails | None = None
+    top_tokens: list[TextGenerationOutputToken] | None = None
 
 
 @dataclasses.dataclass
-class ChatFunction(Result):
+class ChatCompletionOutputFunctionDefinition(Result):
     """A tool call's function: its name and JSON arguments."""
 
     name: str | None = None
@@ -124,38 +124,38 @@ class ChatFunction(Result):
 
 
 @dataclasses.dataclass
-class ChatToolCall(Result):
+class ChatCompletionOutputToolCall(Result):
     """A tool the model calls."""
 
     id: str | None = None
     type: str = "function"
-    function: ChatFunction | None = None
+    function: ChatCompletionOutputFunctionDefinition | None = None
     index: int | None = None
 
 
 @dataclasses.dataclass
-class ChatMessage(Result):
+class ChatCompletionOutputMessage(Result):
     """A chat message the model wrote (or a stream's delta of one)."""
 
     role: str | None = None
     content: str | None = None
-    tool_calls: list[ChatToolCall] | None = None
+    tool_calls: list[ChatCompletionOutputToolCall] | None = None
     tool_call_id: str | None = None
     reasoning: str | None = None
 
 
 @dataclasses.dataclass
-class ChatChoice(Result):
+class ChatCompletionOutputComplete(Result):
     """One completion of a chat."""
 
     index: int
-    message: ChatMessage
+    message: ChatCompletionOutputMessage
     finish_reason: str | None = None
     logprobs: Any = None
 
 
 @dataclasses.dataclass
-class ChatUsage(Result):
+class ChatCompletionOutputUsage(Result):
     """Tokens read and written."""
 
     prompt_tokens: int
@@ -170,18 +170,23 @@ class ChatCompletionOutput(Result):
     id: str
     created: int
     model: str
-    choices: list[ChatChoice]
-    usage: ChatUsage | None = None
+    choices: list[ChatCompletionOutputComplete]
+    usage: ChatCompletionOutputUsage | None = None
     system_fingerprint: str | None = None
     object: str = "chat.completion"
 
 
 @dataclasses.dataclass
-class ChatStreamChoice(Result):
+class ChatCompletionStreamOutputDelta(ChatCompletionOutputMessage):
+    """What a stream chunk adds to a choice's message."""
+
+
+@dataclasses.dataclass
+class ChatCompletionStreamOutputChoice(Result):
     """One choice's delta in a stream chunk."""
 
     index: int
-    delta: ChatMessage
+    delta: ChatCompletionStreamOutputDelta
     finish_reason: str | None = None
     logprobs: Any = None
 
@@ -193,8 +198,8 @@ class ChatCompletionStreamOutput(Result):
     id: str
     created: int
     model: str
-    choices: list[ChatStreamChoice]
-    usage: ChatUsage | None = None
+    choices: list[ChatCompletionStreamOutputChoice]
+    usage: ChatCompletionOutputUsage | None = None
     system_fingerprint: str | None = None
     object: str = "chat.completion.chunk"
 
@@ -210,10 +215,24 @@ class ClassificationOutputElement(Result):
     score: float
 
 
-TextClassificationOutputElement = ClassificationOutputElement
-ZeroShotClassificationOutputElement = ClassificationOutputElement
-ImageClassificationOutputElement = ClassificationOutputElement
-AudioClassificationOutputElement = ClassificationOutputElement
+@dataclasses.dataclass
+class TextClassificationOutputElement(ClassificationOutputElement):
+    """``text_classification``: a label and its score."""
+
+
+@dataclasses.dataclass
+class ZeroShotClassificationOutputElement(ClassificationOutputElement):
+    """``zero_shot_classification``: a candidate label and its score."""
+
+
+@dataclasses.dataclass
+class ImageClassificationOutputElement(ClassificationOutputElement):
+    """``image_classification``: a label and its score."""
+
+
+@dataclasses.dataclass
+class AudioClassificationOutputElement(ClassificationOutputElement):
+    """``audio_classification``: a label and its score."""
 
 
 @dataclasses.dataclass

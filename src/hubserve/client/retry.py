@@ -22,7 +22,7 @@ RETRIED_STATUSES = frozenset({502, 504})
 class RetryPolicy:
     """How hard to try: at most ``max_attempts`` sends, all within ``deadline_s`` of the first."""
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     deadline_s: float = 300.0
     backoff_s: float = 0.5  # the first backoff of connection errors and 502/504; doubles each time
     max_backoff_s: float = 30.0
@@ -44,11 +44,11 @@ def wait_before_retry(
     """
     if attempt >= policy.max_attempts:
         return None
-    wait = _server_wait(error)
+    ceiling = min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1))
+    wait = _server_wait(error, ceiling)
     if wait is None:
         if not resendable or not _transient(error):
             return None
-        ceiling = min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1))
         wait = policy.jitter(ceiling)
     if elapsed_s + wait > policy.deadline_s:
         return None
@@ -62,15 +62,24 @@ def note_retry(policy: RetryPolicy, attempt: int, wait: float, error: Exception)
         policy.on_retry(attempt, wait, error)
 
 
-def _server_wait(error: Exception) -> float | None:
-    """The wait the server asked for, when it refused before starting any work."""
+def _server_wait(error: Exception, backoff: float) -> float | None:
+    """The wait the server asked for, when it refused before starting any work.
+
+    A load can outlast its estimate (the first load of a model exports it, and an estimate counts down
+    to nothing): the wait is then the server's ``Retry-After``, growing as the backoff does.
+    """
     if isinstance(error, ModelLoadingError):
-        return max(error.estimated_time or 1.0, 0.1)
+        floor = max(_seconds(error.headers.get("retry-after", "")) or 0.0, backoff)
+        return max(_number_or(error.body_estimate, 0.0), floor)
     if isinstance(error, RateLimitError | OverloadedError):
         return max(error.retry_after or 1.0, 0.0)
     if type(error) is ServerError and error.status == 503 and "retry-after" in error.headers:
         return _seconds(error.headers["retry-after"])  # a 503 of no known kind (a proxy's) that says when
     return None
+
+
+def _number_or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _seconds(value: str) -> float | None:
@@ -91,5 +100,13 @@ def _transient(error: Exception) -> bool:
 
 # httpx's transport errors, named so this module needs no httpx to decide.
 TRANSPORT_ERRORS = frozenset(
-    {"ConnectError", "ReadError", "RemoteProtocolError", "ConnectTimeout", "WriteError"}
+    {
+        "ConnectError",
+        "ReadError",
+        "RemoteProtocolError",
+        "ConnectTimeout",
+        "WriteError",
+        "ReadTimeout",
+        "PoolTimeout",
+    }
 )

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from hubserve.client.errors import error_from_answer
+from hubserve.client.errors import APIConnectionError, APITimeoutError, error_from_answer
 from hubserve.client.retry import RetryPolicy, note_retry, wait_before_retry
 
 
@@ -41,13 +41,13 @@ def send(
             if response.status_code < 400:
                 return response
             try:
-                error = error_from_answer(response.status_code, response.headers, response.read())
+                error = error_from_answer(response.status_code, response.headers, response.read(), response)
             finally:
                 response.close()
             resendable = idempotent
         wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
         if wait is None:
-            raise error
+            raise _public(error)
         note_retry(policy, attempt, wait, error)
         sleep(wait)
 
@@ -75,12 +75,26 @@ async def asend(
             if response.status_code < 400:
                 return response
             try:
-                error = error_from_answer(response.status_code, response.headers, await response.aread())
+                error = error_from_answer(
+                    response.status_code, response.headers, await response.aread(), response
+                )
             finally:
                 await response.aclose()
             resendable = idempotent
         wait = wait_before_retry(policy, attempt, error, clock() - started, resendable=resendable)
         if wait is None:
-            raise error
+            raise _public(error)
         note_retry(policy, attempt, wait, error)
         await sleep(wait)
+
+
+def _public(error: Exception) -> Exception:
+    """A transport failure as the SDK's own error (httpx's stays its ``__cause__``)."""
+    if isinstance(error, httpx.TimeoutException):
+        wrapped: Exception = APITimeoutError(f"No answer in time: {error}")
+    elif isinstance(error, httpx.TransportError):
+        wrapped = APIConnectionError(f"Could not reach the server: {error!r}")
+    else:
+        return error
+    wrapped.__cause__ = error
+    return wrapped

@@ -12,11 +12,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from huggingface_hub.errors import HfHubHTTPError
 
 from hubserve.client import AsyncInferenceClient, InferenceClient, RetryPolicy
 from hubserve.client import results as r
 from hubserve.client.calls import TASKS, bind
 from hubserve.client.errors import (
+    APIConnectionError,
+    APITimeoutError,
     EndpointUnavailableError,
     GenerationError,
     ModelLoadingError,
@@ -107,9 +110,10 @@ def test_an_openai_in_band_error_in_a_chat_stream() -> None:
 
 def test_a_post_that_reached_the_server_is_not_sent_again() -> None:
     client, seen = sync_client([httpx.ReadError("reset"), sse_answer()])
-    with pytest.raises(httpx.ReadError):
+    with pytest.raises(APIConnectionError) as broken:
         client.text_generation("hi", model="org/m", stream=True)
-    assert len(seen) == 1
+    assert len(seen) == 1 and isinstance(broken.value.__cause__, httpx.ReadError)
+    assert isinstance(broken.value, ConnectionError)
     # An encoder call is a pure function of its input: sent again after the same reset.
     vector = httpx.Response(200, json=[0.5, 0.25])
     client, seen = sync_client([httpx.ReadError("reset"), vector])
@@ -150,7 +154,7 @@ def test_wait_for_model_asks_the_server_to_hold_the_request() -> None:
         [httpx.Response(200, json=[[{"label": "POSITIVE", "score": 0.9}]])], wait_for_model=True
     )
     out = client.text_classification("great", model="org/cls", top_k=1)
-    assert out == [r.ClassificationOutputElement("POSITIVE", 0.9)] and out[0]["label"] == "POSITIVE"
+    assert out == [r.TextClassificationOutputElement("POSITIVE", 0.9)] and out[0]["label"] == "POSITIVE"
     assert seen[0].headers["x-wait-for-model"] == "true"
     assert seen[0].url.path == "/models/org/cls/pipeline/text-classification"
     assert json.loads(seen[0].content) == {"inputs": "great", "parameters": {"top_k": 1}}
@@ -201,7 +205,8 @@ def test_results_read_nested_json_drop_unknown_fields_and_read_like_dicts() -> N
         "another": 1,
     }
     out = r.read(r.TextGenerationOutput, raw)
-    assert out.details is not None and out.details.tokens[0] == r.TextGenerationToken(3, "hi", -1.0, False)
+    assert out.details is not None
+    assert out.details.tokens[0] == r.TextGenerationOutputToken(3, "hi", -1.0, False)
     assert isinstance(out.details.tokens[0].logprob, float)
     assert dict(out)["generated_text"] == "hi" and out.get("missing", 5) == 5
     with pytest.raises(KeyError):
@@ -234,3 +239,46 @@ def test_token_from_the_argument_api_key_or_the_environment(monkeypatch: pytest.
     assert InferenceClient(token="hs_arg", api_key="hs_key").headers["Authorization"] == "Bearer hs_arg"
     by_url = InferenceClient("http://host:1/models/org/m")
     assert (by_url.base_url, by_url.model) == ("http://host:1/models/org/m", None)
+
+
+def test_a_load_that_outlasts_its_estimate_is_waited_for_by_retry_after_then_longer() -> None:
+    def late() -> httpx.Response:
+        headers = {"X-Error-Type": "model_loading", "Retry-After": "1"}
+        return httpx.Response(503, headers=headers, json={"error": "loading", "estimated_time": 0.05})
+
+    waits: list[float] = []
+    policy = RetryPolicy(backoff_s=0.001, on_retry=lambda n, wait, err: waits.append(wait))
+    handler, seen = scripted([late(), late(), httpx.Response(200, json=[1.0])])
+    client = InferenceClient(
+        base_url="http://hs.test",
+        retry=policy,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    assert client.feature_extraction("x").tolist() == [1.0]
+    assert waits == [1.0, 1.0] and len(seen) == 3  # Retry-After, not the spent estimate
+    from hubserve.client.retry import wait_before_retry
+
+    spent = error_from_answer(503, {"x-error-type": "model_loading"}, b'{"error": "x", "estimated_time": 0}')
+    grows = [wait_before_retry(RetryPolicy(), n, spent, 0.0) for n in (1, 4, 8)]
+    assert grows == [0.5, 4.0, 30.0]  # the backoff, capped at max_backoff_s
+
+
+def test_an_http_error_keeps_its_response_as_huggingface_hubs_does() -> None:
+    client, _ = sync_client([httpx.Response(404, headers={"X-Request-Id": "r1"}, json={"error": "nope"})])
+    with pytest.raises(HfHubHTTPError) as caught:
+        client.feature_extraction("x", model="org/none")
+    assert caught.value.response.status_code == 404
+    assert caught.value.request_id == "r1"
+
+
+def test_a_server_that_never_answers_is_a_timeout_error_of_the_sdk() -> None:
+    client, seen = sync_client([httpx.ReadTimeout("slow")] * 4)
+    with pytest.raises(APITimeoutError) as caught:
+        client.feature_extraction("x")
+    assert isinstance(caught.value, TimeoutError) and len(seen) == 4  # FAST: 4 attempts
+
+
+def test_token_false_sends_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hs_env")
+    assert "Authorization" not in InferenceClient(token=False).headers
+    assert InferenceClient(token=True).headers["Authorization"] == "Bearer hs_env"

@@ -10,6 +10,7 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
 from hubserve.client.errors import (
+    APIConnectionError,
     HTTPError,
     ModelLoadingError,
     ModelNotFoundError,
@@ -118,7 +119,8 @@ def test_connection_errors_and_gateway_errors_back_off_exponentially_when_safe()
 
 def test_a_post_the_server_may_have_started_is_not_sent_again() -> None:
     result, attempts, _ = run(httpx.ReadError("reset"), OK, idempotent=False)
-    assert isinstance(result, httpx.ReadError) and attempts == 1
+    assert isinstance(result, APIConnectionError) and isinstance(result.__cause__, httpx.ReadError)
+    assert attempts == 1
     # A refused connection sent nothing: that one is safe to send again.
     result, attempts, _ = run(httpx.ConnectError("refused"), OK, idempotent=False)
     assert result == OK[2] and attempts == 2
