@@ -70,16 +70,12 @@ def _server_wait(error: Exception, backoff: float) -> float | None:
     """
     if isinstance(error, ModelLoadingError):
         floor = max(_seconds(error.headers.get("retry-after", "")) or 0.0, backoff)
-        return max(_number_or(error.body_estimate, 0.0), floor)
+        return max(error.body_estimate or 0.0, floor)
     if isinstance(error, RateLimitError | OverloadedError):
         return max(error.retry_after or 1.0, 0.0)
     if type(error) is ServerError and error.status == 503 and "retry-after" in error.headers:
         return _seconds(error.headers["retry-after"])  # a 503 of no known kind (a proxy's) that says when
     return None
-
-
-def _number_or(value: float | None, default: float) -> float:
-    return default if value is None else value
 
 
 def _seconds(value: str) -> float | None:
