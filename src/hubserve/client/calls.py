@@ -80,13 +80,20 @@ def bind(spec: Task, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     return inputs, parameters
 
 
-def task_call(spec: Task, model: str | None, inputs: Any, parameters: Mapping[str, Any]) -> Call:
-    """The request of a task method; ``inputs`` is already bytes for a file task."""
+def task_call(
+    spec: Task,
+    model: str | None,
+    inputs: Any,
+    parameters: Mapping[str, Any],
+    content_type: str = "application/octet-stream",
+) -> Call:
+    """The request of a task method; ``inputs`` is already bytes for a file task, of ``content_type``."""
     chosen = dict(parameters)
     path = f"/models/{model_path(model)}/pipeline/{spec.task}" if model else "/"
     if spec.kind == "file":
         if not chosen:
-            return Call("POST", path, content=inputs, idempotent=spec.idempotent)
+            headers = {"Content-Type": content_type}
+            return Call("POST", path, content=inputs, headers=headers, idempotent=spec.idempotent)
         inputs = base64.b64encode(inputs).decode()
     body = {"inputs": inputs, **chosen} if spec.root_parameters else {"inputs": inputs, "parameters": chosen}
     return Call("POST", path, json=body, idempotent=spec.idempotent)

@@ -177,17 +177,12 @@ class _Methods:
     def _task(self, name: str, args: tuple[Any, ...], model: str | None, kwargs: dict[str, Any]) -> Any:
         spec = calls.TASKS[name]
         inputs, parameters = calls.bind(spec, name, args, dict(kwargs))
-        call = calls.task_call(
-            spec, model or self.model, _read_file(inputs) if spec.kind == "file" else inputs, parameters
-        )
-        if spec.kind == "file" and call.content is not None:
-            call = calls.Call(
-                call.method,
-                call.path,
-                content=call.content,
-                headers={"Content-Type": _content_type(inputs)},
-                idempotent=call.idempotent,
+        if spec.kind == "file":
+            call = calls.task_call(
+                spec, model or self.model, _read_file(inputs), parameters, _content_type(inputs)
             )
+        else:
+            call = calls.task_call(spec, model or self.model, inputs, parameters)
         return self._run(call, lambda a: spec.parse(a.content if spec.binary_answer else a.json()))
 
     feature_extraction = _TaskMethod("feature_extraction")
