@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import wave
 from pathlib import Path
 
 from tests.tiny_models import _WORD_TEXT, byte_bpe
@@ -338,11 +337,6 @@ def wav(seconds: float = 1.0, rate: int = 22050) -> bytes:
     """A mono 16-bit WAV of a tone."""
     import numpy as np
 
-    out = io.BytesIO()
-    samples = (np.sin(np.arange(int(seconds * rate)) / 10) * 8000).astype(np.int16)
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(rate)
-        file.writeframes(samples.tobytes())
-    return out.getvalue()
+    from hubserve.tasks.audio_codec import encode
+
+    return encode(np.sin(np.arange(int(seconds * rate)) / 10) * 0.25, rate, "wav")

@@ -143,14 +143,19 @@ def _wait_for_a_spare_runner(url: str, admin: str) -> None:
     raise AssertionError("no spare runner was ready in 60 s")
 
 
-def test_the_retry_loop_rides_out_a_cold_start(limited: tuple[str, str, str]) -> None:
-    url, _, admin = limited
-    # A model scaled to zero on a running server, not a server's first seconds: the tutorial's loop
-    # waits 5 x 2 s, and a runner's imports (3-4 s here, more on a busy machine) are not in a cold start.
+def _scale_to_zero(url: str, admin: str) -> None:
+    """The chat model unloaded on a server whose spare runner is ready."""
     _wait_for_a_spare_runner(url, admin)
     httpx.post(
         f"{url}/api/models/{SMOLLM}/unload", headers={"Authorization": f"Bearer {admin}"}
     ).raise_for_status()
+
+
+def test_the_retry_loop_rides_out_a_cold_start(limited: tuple[str, str, str]) -> None:
+    url, _, admin = limited
+    # A model scaled to zero on a running server, not a server's first seconds: the tutorial's loop
+    # waits 5 x 2 s, and a runner's imports (3-4 s here, more on a busy machine) are not in a cold start.
+    _scale_to_zero(url, admin)
     done = _run(str(SEED / "retry.py"), url, admin)
     assert done.returncode == 0, done.stderr
     assert "Model loading; retrying" in done.stdout
@@ -179,13 +184,18 @@ def _spend_a_fresh_window(url: str, token: str) -> None:
     raise AssertionError("no fresh window in 60 s")
 
 
-def test_the_retry_loop_rides_out_a_rate_limit(limited: tuple[str, str, str]) -> None:
-    url, token, admin = limited
+def _load_and_spend_a_window(url: str, token: str, admin: str) -> None:
+    """The chat model loaded, and the reader's calls in a fresh window used up."""
     load = httpx.post(
         f"{url}/api/models/{SMOLLM}/load", headers={"Authorization": f"Bearer {admin}"}, timeout=120
     )
     load.raise_for_status()
     _spend_a_fresh_window(url, token)
+
+
+def test_the_retry_loop_rides_out_a_rate_limit(limited: tuple[str, str, str]) -> None:
+    url, token, admin = limited
+    _load_and_spend_a_window(url, token, admin)
     done = _run(str(SEED / "retry.py"), url, token)
     assert done.returncode == 0, done.stderr
     assert "Rate limited; retrying" in done.stdout
@@ -193,10 +203,7 @@ def test_the_retry_loop_rides_out_a_rate_limit(limited: tuple[str, str, str]) ->
 
 def test_the_sdk_rides_out_a_cold_start_with_no_loop_of_its_own(limited: tuple[str, str, str]) -> None:
     url, _, admin = limited
-    _wait_for_a_spare_runner(url, admin)
-    httpx.post(
-        f"{url}/api/models/{SMOLLM}/unload", headers={"Authorization": f"Bearer {admin}"}
-    ).raise_for_status()
+    _scale_to_zero(url, admin)
     done = _run(str(SEED / "sdk_retry.py"), url, admin)
     assert done.returncode == 0, done.stderr
     waits = [line for line in done.stderr.splitlines() if "trying again" in line]
@@ -206,11 +213,7 @@ def test_the_sdk_rides_out_a_cold_start_with_no_loop_of_its_own(limited: tuple[s
 
 def test_the_sdk_rides_out_a_rate_limit_with_no_loop_of_its_own(limited: tuple[str, str, str]) -> None:
     url, token, admin = limited
-    load = httpx.post(
-        f"{url}/api/models/{SMOLLM}/load", headers={"Authorization": f"Bearer {admin}"}, timeout=120
-    )
-    load.raise_for_status()
-    _spend_a_fresh_window(url, token)
+    _load_and_spend_a_window(url, token, admin)
     done = _run(str(SEED / "sdk_retry.py"), url, token)
     assert done.returncode == 0, done.stderr
     waits = [line for line in done.stderr.splitlines() if "trying again" in line]
