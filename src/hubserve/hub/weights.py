@@ -157,6 +157,23 @@ def check_gguf(path: Path) -> None:
             _GgufReader(view).check()
 
 
+# Fixed-size metadata types as struct codes, for the values gguf_metadata decodes.
+_GGUF_CODES = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
+def gguf_metadata(path: Path, arrays: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A GGUF file's scalar and string metadata, and the fixed-size arrays named in ``arrays``.
+
+    Other arrays (the vocabulary's strings, its merges) are skipped, so reading a large model's metadata
+    takes milliseconds; the file must already have passed ``check_gguf``.
+    """
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        try:
+            return _GgufReader(view).metadata(arrays)
+        except _Corrupt as exc:
+            raise ImportFailed(f"{path.name} is not a valid GGUF file: {exc}") from exc
+
+
 class _GgufReader:
     def __init__(self, data: mmap.mmap) -> None:
         self.data = data
@@ -215,6 +232,29 @@ class _GgufReader:
                 raise _Corrupt(f"tensor {name!r} at data offset {offset} is not aligned to {alignment}")
             if offset + (nbytes or 0) > data_size:
                 raise _Corrupt(f"tensor {name!r} runs past the end of the file (truncated?)")
+
+    def metadata(self, arrays: frozenset[str]) -> dict[str, Any]:
+        if self.take(4) != GGUF_MAGIC:
+            raise _Corrupt("it does not start with the GGUF magic")
+        self.u32()
+        _tensors, kvs = self.u64(), self.u64()
+        out: dict[str, Any] = {}
+        for _ in range(kvs):
+            key = self.string().decode("utf-8", errors="replace")
+            kind = self.u32()
+            if kind in _GGUF_CODES:
+                out[key] = struct.unpack("<" + _GGUF_CODES[kind], self.take(_GGUF_FIXED[kind]))[0]
+            elif kind == _GGUF_STRING:
+                out[key] = self.string().decode("utf-8", errors="replace")
+            elif kind == _GGUF_ARRAY and key in arrays:
+                item, count = self.u32(), self.u64()
+                if item not in _GGUF_CODES:
+                    raise _Corrupt(f"the array {key!r} does not hold fixed-size values")
+                raw = self.take(_GGUF_FIXED[item] * count)
+                out[key] = struct.unpack(f"<{count}{_GGUF_CODES[item]}", raw)
+            else:
+                self.value(kind)
+        return out
 
     def value(self, kind: int) -> None:
         if kind in _GGUF_FIXED:

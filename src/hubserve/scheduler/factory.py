@@ -40,6 +40,7 @@ def runner_config(settings: Settings) -> RunnerConfig:
         runtime=settings.runtime,
         gen_slots=settings.gen_slots,
         gen_context_tokens=settings.gen_context_tokens,
+        gguf_engine=settings.gguf_engine,
         max_audio_s=settings.max_audio_s,
         max_image_pixels=settings.max_image_pixels,
         max_image_steps=settings.max_image_steps,

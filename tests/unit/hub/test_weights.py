@@ -15,7 +15,7 @@ from hubserve.cli.main import main
 from hubserve.errors import ImportFailed
 from hubserve.hub.importers import import_folder, import_gguf
 from hubserve.hub.store import HubStore
-from hubserve.hub.weights import check_weights
+from hubserve.hub.weights import check_weights, gguf_metadata
 from hubserve.tasks.registry import supported_tasks
 from hubserve.types.names import ModelId
 
@@ -169,3 +169,25 @@ def test_the_cli_import_of_corrupt_weights_fails(
     assert code == 2
     assert "(import_failed)" in err and "not a valid safetensors file" in err
     _nothing_imported(HubStore(tmp_path / "home" / "hub"))
+
+
+def test_gguf_metadata_reads_scalars_strings_and_the_arrays_asked_for(tmp_path: Path) -> None:
+    kvs = _gguf_string("general.architecture") + struct.pack("<I", 8) + _gguf_string("gemma3")
+    kvs += _gguf_string("gemma3.context_length") + struct.pack("<II", 4, 32768)
+    kvs += _gguf_string("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2)
+    kvs += _gguf_string("a") + _gguf_string("b")
+    kvs += (
+        _gguf_string("tokenizer.ggml.token_type") + struct.pack("<IIQ", 9, 5, 3) + struct.pack("<3i", 1, 3, 1)
+    )
+    path = tmp_path / "meta.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 4) + kvs)
+    meta = gguf_metadata(path, frozenset({"tokenizer.ggml.token_type"}))
+    assert meta == {
+        "general.architecture": "gemma3",
+        "gemma3.context_length": 32768,
+        "tokenizer.ggml.token_type": (1, 3, 1),
+    }
+    assert "tokenizer.ggml.token_type" not in gguf_metadata(path)
+    (tmp_path / "cut.gguf").write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ImportFailed, match="not a valid GGUF"):
+        gguf_metadata(tmp_path / "cut.gguf")

@@ -112,6 +112,7 @@ class ModelHost:
             threads=c.threads,
             max_slots=c.gen_slots,
             context_per_slot=c.gen_context_tokens,
+            gguf_engine=c.gguf_engine,
         )
 
     async def _encoder(self, head: Head) -> LoadedEncoder:

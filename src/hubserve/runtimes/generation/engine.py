@@ -21,6 +21,7 @@ import numpy as np
 from hubserve.errors import GenerationFailed, HubserveError, ValidationFailed
 from hubserve.runtimes.generation.base import GenerationBackend, Logits
 from hubserve.runtimes.generation.constraints import Matcher
+from hubserve.runtimes.generation.limits import check_prompt
 from hubserve.runtimes.generation.sampling import apply_penalties, choose
 from hubserve.runtimes.generation.text import TextAssembler
 from hubserve.types.generation import Constraint, FinishReason, SamplingParams, TokenEvent, TopLogprob
@@ -108,15 +109,7 @@ class GenerationEngine:
         self._thread.join(timeout=30)
 
     def _sequence(self, prompt: list[int], params: SamplingParams) -> _Sequence:
-        limit = self.backend.context_length
-        if not prompt:
-            raise ValidationFailed("The prompt is empty", param="inputs")
-        if len(prompt) >= limit:
-            raise ValidationFailed(
-                f"Input validation error: the prompt has {len(prompt)} tokens; this model takes at most "
-                f"{limit - 1} prompt tokens plus generated tokens",
-                param="inputs",
-            )
+        max_new_tokens = check_prompt(prompt, self.backend.context_length, params)
         matcher = None
         if params.constraint is not None:
             if self._matcher_factory is None:
@@ -131,7 +124,7 @@ class GenerationEngine:
             loop=asyncio.get_running_loop(),
             queue=asyncio.Queue(),
             seed=seed,
-            max_new_tokens=min(params.max_new_tokens, limit - len(prompt)),
+            max_new_tokens=max_new_tokens,
             matcher=matcher,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,16 +26,37 @@ class GenerationSpec:
     threads: int
     max_slots: int
     context_per_slot: int
+    gguf_engine: str = "auto"
 
 
-def _gguf(spec: GenerationSpec) -> GenerationBackend:
-    from hubserve.runtimes.generation.llamacpp_backend import LlamaCppBackend
-
+def _gguf_file(spec: GenerationSpec) -> Path:
     files = sorted(spec.files_dir.glob("*.gguf"))
     if not files:
         raise ModelLoadFailed(f"No .gguf file in {spec.model_id}")
+    return files[0]
+
+
+def gguf_engine(asked: str) -> str:
+    """The GGUF engine to use: the one asked for, or for ``auto`` the first of GGUF_ENGINES installed."""
+    if asked != "auto":
+        return asked
+    for engine in GGUF_ENGINES:
+        if importlib.util.find_spec(GGUF_MODULES[engine]) is not None:
+            return engine
+    raise ModelLoadFailed(
+        "No llama.cpp engine is installed: pip install 'hubserve[xllamacpp]' (prebuilt) or llama-cpp-python "
+        "(see scripts/llama-wheel.sh) to serve GGUF models"
+    )
+
+
+def _llama_cpp_python(spec: GenerationSpec) -> GenerationBackend:
+    from hubserve.runtimes.generation.llamacpp_backend import LlamaCppBackend
+
     return LlamaCppBackend(
-        files[0], threads=spec.threads, max_slots=spec.max_slots, context_per_slot=spec.context_per_slot
+        _gguf_file(spec),
+        threads=spec.threads,
+        max_slots=spec.max_slots,
+        context_per_slot=spec.context_per_slot,
     )
 
 
@@ -44,10 +66,16 @@ def _transformers(spec: GenerationSpec) -> GenerationBackend:
     return TransformersBackend(spec.files_dir, threads=spec.threads, max_slots=spec.max_slots)
 
 
+# Formats whose tokens hubserve's own engine decodes, over a logits-level backend.
 BACKENDS: dict[str, Callable[[GenerationSpec], GenerationBackend]] = {
-    "gguf": _gguf,
+    "gguf": _llama_cpp_python,
     "transformers": _transformers,
 }
+# GGUF engines, preferred first: hubserve's engine over llama-cpp-python (built for this CPU: bench/chat.py
+# measured it 1.06-1.39x llama.cpp's own server in tokens/s), then llama.cpp's server engine (xllamacpp's
+# prebuilt wheels: nothing to compile, and CUDA, ROCm, Vulkan and Metal builds).
+GGUF_ENGINES = ("llama-cpp-python", "llama-server")
+GGUF_MODULES = {"llama-server": "xllamacpp", "llama-cpp-python": "llama_cpp"}
 
 
 class LazyGrammars:
@@ -104,10 +132,19 @@ class EngineGenerator:
 
 
 def load_generator(spec: GenerationSpec) -> TokenGenerator:
-    """Load the weights and start the engine's worker thread."""
+    """Load the weights and start the engine that will decode them."""
     if spec.fmt not in BACKENDS:
         raise TaskNotSupported(
             f"No text-generation backend for {spec.fmt!r} models; valid: {', '.join(BACKENDS)}"
+        )
+    if spec.fmt == "gguf" and gguf_engine(spec.gguf_engine) == "llama-server":
+        from hubserve.runtimes.generation.llama_server import LlamaServerGenerator
+
+        return LlamaServerGenerator(
+            _gguf_file(spec),
+            threads=spec.threads,
+            max_slots=spec.max_slots,
+            context_per_slot=spec.context_per_slot,
         )
     backend = BACKENDS[spec.fmt](spec)
     return EngineGenerator(GenerationEngine(backend, matcher_factory=LazyGrammars(backend).matcher))
