@@ -8,7 +8,7 @@ PORT ?= 8000
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.hubserve-installed
 
-.PHONY: install serve test lint typecheck pytest import-defaults bench clean
+.PHONY: install serve test lint typecheck pytest import-defaults bench bench-smoke clean
 
 install: $(STAMP)
 
@@ -48,16 +48,18 @@ pytest: install
 
 test: lint typecheck pytest
 
+# Every suite, hubserve against its peers (installed into their own venvs by scripts/bench-peers.sh), then
+# one report: bench/results/report.md and report.json. About 25 minutes here; not part of CI.
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/pip install --quiet -e ".[bench]"
-	$(BIN)/python -m bench.embeddings
-	$(BIN)/python -m bench.chat
-	$(BIN)/python -m bench.coldstart
-	$(BIN)/python -m bench.endpoints
-	$(BIN)/python -m bench.speech
-	$(BIN)/python -m bench.memory
-	$(BIN)/python -m bench.sdk_import
+	scripts/bench-peers.sh
+	$(BIN)/python -m bench.report
+
+# The same harness with the smallest counts (a few minutes): the test suite runs it too.
+bench-smoke: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	scripts/bench-peers.sh
+	$(BIN)/python -m bench.report --smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

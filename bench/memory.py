@@ -79,14 +79,16 @@ def measure_model(server: BenchServer, model: str, body: dict[str, Any]) -> dict
 def main() -> None:
     """Measure each default model's runner and the spare; print and save the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", nargs="*", help="models to measure (default: all)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    with hubserve_server([[*m["import"], "--as", name] for name, m in MODELS.items()]) as server:
+    models = {m: s for m, s in MODELS.items() if not args.models or m in args.models}
+    with hubserve_server([[*m["import"], "--as", name] for name, m in models.items()]) as server:
         pid = server_pid(server)
-        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
+        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in models}
         spares: list[float] = []
         for _ in range(args.rounds):
-            for model, spec in MODELS.items():
+            for model, spec in models.items():
                 runs[model].append(measure_model(server, model, spec["body"]))
             time.sleep(5.0)  # the spare started after the last load has done its imports
             for spare in child_pids(pid):

@@ -17,6 +17,7 @@ from rich.text import Text
 from hubserve.cli.accounts import account_store
 from hubserve.cli.accounts import add_commands as add_account_commands
 from hubserve.cli.aliases import add_commands as add_alias_commands
+from hubserve.cli.bench_command import add_bench_command
 from hubserve.cli.endpoints import add_commands as add_endpoint_commands
 from hubserve.config import Settings
 from hubserve.errors import BadRequest, HubserveError, Unauthorized, by_type
@@ -122,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     add_account_commands(sub)
     add_alias_commands(sub)
     add_endpoint_commands(sub, _call, _server)
+    add_bench_command(sub)
 
     cfg = sub.add_parser("config", help="show every setting and its value")
     cfg.set_defaults(handler=_config)
