@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import hubserve_server, save_results
+from bench.common import hubserve_server, save_results, server_pid, tree_rss_bytes
 from hubserve.runners.parent.process import RUNNER_ENV
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -136,6 +136,10 @@ def main() -> None:
     results: dict[str, Any] = {}
     with hubserve_server(imports, env={"HUBSERVE_SPARE_RUNNERS": "1"}) as server:
         url = server.url
+        pid = server_pid(server)
+        with httpx.Client(headers=server.headers) as client:
+            _wait_for_spare(client, url)
+        baseline = tree_rss_bytes(pid)
         hub = Path(httpx.get(f"{url}/info", headers=server.headers).json()["hub"])
         for model, spec in models.items():
             # First load exports ONNX where needed; both sides then start from the same cached files.
@@ -160,6 +164,17 @@ def main() -> None:
                 if len(rounds) > 1
                 else None,
             }
+        with httpx.Client(headers=server.headers) as client:
+            for model in models:
+                client.post(f"{url}/api/models/{model}/unload", timeout=60).raise_for_status()
+            _wait_for_spare(client, url)
+            time.sleep(3.0)  # runners stopped by the unloads are gone; the gateway's heap has settled
+        after = tree_rss_bytes(pid)
+        results["server_rss"] = {
+            "baseline_mb": round(baseline / 2**20, 1),
+            "after_every_unload_mb": round(after / 2**20, 1),
+            "growth_mb": round((after - baseline) / 2**20, 1),
+        }
     save_results("coldstart", results)
 
 

@@ -105,3 +105,30 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise RuntimeError("server did not become healthy in 60 s")
+
+
+def child_pids(parent: int) -> list[int]:
+    """The server's runner processes: with every model unloaded, the spares."""
+    return [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+
+
+def server_pid(server: BenchServer) -> int:
+    """The pid of the server process (the one whose environment names this bench's home)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"serve" in cmdline and f"HUBSERVE_HOME={server.home}".encode() in environ:
+            return int(proc.name)
+    raise RuntimeError("no server process found")
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """The resident memory of a process and its children together (the server: gateway and runners)."""
+    from hubserve.procfs import rss_bytes
+
+    return sum(rss_bytes(p) or 0 for p in [pid, *child_pids(pid)])

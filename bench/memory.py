@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from bench.coldstart import MODELS
-from bench.common import BenchServer, hubserve_server, save_results
+from bench.common import BenchServer, child_pids, hubserve_server, save_results, server_pid
 from hubserve.procfs import rss_bytes
 
 LIBRARIES = {"torch": "libtorch", "onnxruntime": "onnxruntime", "llama.cpp": "libllama"}
@@ -41,26 +41,6 @@ def weights_bytes(server: BenchServer, model: str) -> int:
 def runner_pids(server: BenchServer, model: str) -> list[int]:
     ps = httpx.get(f"{server.url}/api/ps", headers=server.headers, timeout=30).json()
     return [r["pid"] for m in ps["models"] if m["model"] == model for r in m["runners"] if r["pid"]]
-
-
-def child_pids(parent: int) -> list[int]:
-    """The server's runner processes: with every model unloaded, the spares."""
-    return [int(c) for c in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
-
-
-def server_pid(server: BenchServer) -> int:
-    """The pid of the server process (the one whose environment names this bench's home)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"serve" in cmdline and f"HUBSERVE_HOME={server.home}".encode() in environ:
-            return int(proc.name)
-    raise RuntimeError("no server process found")
 
 
 def measure_model(server: BenchServer, model: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -82,6 +82,12 @@ SUITES: dict[str, Suite] = {
         ("--rounds", "1", "--models", "arcjet/sensitive-info-rampart"),
         "Cold start against the bare load, and the estimated_time error.",
     ),
+    "scale": Suite(
+        "bench.scale",
+        ("--seconds", "10"),
+        ("--seconds", "1", "--models", "1", "3"),
+        "Scale with models: 1, 3 and 10 tiny models in rotation under a memory budget for 3.",
+    ),
     "memory": Suite(
         "bench.memory",
         ("--rounds", "2"),

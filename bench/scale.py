@@ -1,0 +1,153 @@
+"""Scale with models: throughput and memory with 1, 3 and 10 small models in rotation, under a budget for 3.
+
+Run: ``python -m bench.scale [--seconds S] [--connections C] [--models 1 3 10]``. Ten copies of a tiny
+2-layer BERT (built here) are imported under different ids, and the server's memory budget is set to hold
+three of them by the scheduler's own estimate. For each count, wrk sends one text per request (cache off,
+``X-Wait-For-Model`` so a request for an evicted model waits for its load rather than getting 503),
+each request to the next model in turn. Reported: requests/s, p50/p99, the most models resident at once,
+the runner starts it took, and the runners' summed RSS at its peak against the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import BenchServer, child_pids, hubserve_server, save_results, server_pid
+from hubserve.procfs import rss_bytes
+from hubserve.scheduler.policy import estimate_memory
+
+MB = 1024 * 1024
+COUNTS = (1, 3, 10)
+WRK = """
+local paths = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local headers = {["Content-Type"]="application/json", ["X-Use-Cache"]="false",
+                   ["X-Wait-For-Model"]="true", ["Authorization"]="Bearer %s"}
+  local body = '{"inputs": "How do I reset my password? ' .. counter .. '"}'
+  return wrk.format("POST", paths[((counter - 1) %% #paths) + 1], headers, body)
+end
+"""
+
+
+def _wrk(server: BenchServer, models: list[str], connections: int, seconds: int) -> dict[str, Any]:
+    paths = ",".join(f'"/models/{m}"' for m in models)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(WRK % (paths, server.token))
+        lua.flush()
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency"]
+        out = subprocess.run(
+            [*command, "-s", lua.name, server.url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {
+        "requests_per_s": round(rate, 1),
+        "p50_ms": _ms(out, "50"),
+        "p99_ms": _ms(out, "99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _ms(out: str, pct: str) -> float | None:
+    found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
+    if not found:
+        return None
+    return round(float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)], 2)
+
+
+class Watch:
+    """Samples the resident models and the runners' summed RSS every 100 ms while a run lasts."""
+
+    def __init__(self, server: BenchServer) -> None:
+        self.server = server
+        self.pid = server_pid(server)
+        self.resident = 0
+        self.rss = 0
+        self.initial = self._pids()
+        self.seen = set(self.initial)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def starts(self) -> int:
+        """Runner processes that served a model during the run and were not serving one before it."""
+        return len(self.seen - self.initial)
+
+    def _pids(self) -> set[int]:
+        ps = httpx.get(f"{self.server.url}/api/ps", headers=self.server.headers, timeout=10).json()
+        return {r["pid"] for m in ps["models"] for r in m["runners"] if r["pid"]}
+
+    def _run(self) -> None:
+        with httpx.Client(headers=self.server.headers, timeout=10) as client:
+            while not self._stop.wait(0.1):
+                ps = client.get(f"{self.server.url}/api/ps").json()
+                self.resident = max(self.resident, sum(1 for m in ps["models"] if m["state"] == "ready"))
+                self.seen |= {r["pid"] for m in ps["models"] for r in m["runners"] if r["pid"]}
+                self.rss = max(self.rss, sum(rss_bytes(p) or 0 for p in child_pids(self.pid)))
+
+
+def main() -> None:
+    """Measure each model count under the same budget."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--models", type=int, nargs="*", default=list(COUNTS))
+    args = parser.parse_args()
+    from tests.tiny_models import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tiny = build("embed", Path(tmp) / "tiny")
+        size = sum(f.stat().st_size for f in tiny.rglob("*") if f.is_file())
+        budget = int(3.5 * estimate_memory(size))
+        names = [f"bench/tiny-{i}" for i in range(max(args.models))]
+        env = {"HUBSERVE_MEMORY_BUDGET_BYTES": str(budget), "HUBSERVE_KEEP_ALIVE_S": "600"}
+        results: dict[str, Any] = {
+            "budget_mb": round(budget / MB),
+            "estimate_per_model_mb": round(estimate_memory(size) / MB),
+            "connections": args.connections,
+            "seconds_per_run": args.seconds,
+        }
+        with hubserve_server([[str(tiny), "--as", name] for name in names], env=env) as server:
+            for count in args.models:
+                models = names[:count]
+                for model in models:  # every model loaded once before the clock starts, as far as it fits
+                    httpx.post(
+                        f"{server.url}/models/{model}",
+                        json={"inputs": "warm"},
+                        headers={"X-Wait-For-Model": "true", **server.headers},
+                        timeout=300,
+                    ).raise_for_status()
+                with Watch(server) as watch:
+                    run = _wrk(server, models, args.connections, args.seconds)
+                results[f"{count}_models"] = {
+                    **run,
+                    "most_resident": watch.resident,
+                    "runner_starts": watch.starts,
+                    "peak_runner_rss_mb": round(watch.rss / MB),
+                }
+    save_results("scale", results)
+
+
+if __name__ == "__main__":
+    main()
