@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -132,3 +133,33 @@ def tree_rss_bytes(pid: int) -> int:
     from hubserve.procfs import rss_bytes
 
     return sum(rss_bytes(p) or 0 for p in [pid, *child_pids(pid)])
+
+
+def run_wrk(url: str, script: str, connections: int, seconds: int, *options: str) -> str:
+    """wrk's report of one run of ``script`` (Lua) against ``url``: one C thread, latency percentiles."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *options]
+        return subprocess.run(
+            [*command, "-s", lua.name, url], capture_output=True, text=True, check=True
+        ).stdout
+
+
+def wrk_rate(out: str) -> float:
+    """Requests per second in a wrk report."""
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"no rate in wrk's report: {out[-500:]}")
+    return float(found.group(1))
+
+
+def wrk_latency_ms(out: str, pct: str) -> float | None:
+    """A latency percentile (``"50"``, ``"99"``) of a wrk report, in milliseconds."""
+    found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
+    if not found:
+        return None
+    return round(float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)], 2)

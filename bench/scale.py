@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -20,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from bench.common import BenchServer, child_pids, hubserve_server, save_results, server_pid
+from bench.common import (
+    BenchServer,
+    child_pids,
+    hubserve_server,
+    run_wrk,
+    save_results,
+    server_pid,
+    wrk_latency_ms,
+    wrk_rate,
+)
 from hubserve.procfs import rss_bytes
 from hubserve.scheduler.policy import estimate_memory
 
@@ -52,31 +60,14 @@ end
 
 def _wrk(server: BenchServer, models: list[str], connections: int, seconds: int) -> dict[str, Any]:
     paths = ",".join(f'"/models/{m}"' for m in models)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(WRK % (paths, server.token))
-        lua.flush()
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency"]
-        out = subprocess.run(
-            [*command, "-s", lua.name, server.url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+    out = run_wrk(server.url, WRK % (paths, server.token), connections, seconds, "--timeout", "60s")
     statuses = {int(code): int(n) for code, n in re.findall(r"^status (\d+) (\d+)$", out, re.M)}
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {
-        "requests_per_s": round(rate, 1),
-        "p50_ms": _ms(out, "50"),
-        "p99_ms": _ms(out, "99"),
+        "requests_per_s": round(wrk_rate(out), 1),
+        "p50_ms": wrk_latency_ms(out, "50"),
+        "p99_ms": wrk_latency_ms(out, "99"),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
     }
-
-
-def _ms(out: str, pct: str) -> float | None:
-    found = re.search(rf"{pct}%\s+([\d.]+)(us|ms|s)\b", out)
-    if not found:
-        return None
-    return round(float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)], 2)
 
 
 class Watch:
