@@ -11,7 +11,7 @@ from typing import Any
 
 ENV_PREFIX = "HUBSERVE_"
 ENCODER_SPLITS = ("rows", "ops")
-GGUF_ENGINES = ("auto", "llama-server", "llama-cpp-python")
+GGUF_ENGINE_CHOICES = ("auto", "llama-cpp-python", "llama-server")
 
 
 def _default_home() -> Path:
@@ -263,8 +263,8 @@ class Settings:
                 values[f.name] = _coerce(f.type, raw, f.name)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
-        if settings.gguf_engine not in GGUF_ENGINES:
-            choices = ", ".join(GGUF_ENGINES)
+        if settings.gguf_engine not in GGUF_ENGINE_CHOICES:
+            choices = ", ".join(GGUF_ENGINE_CHOICES)
             raise ValueError(f"{ENV_PREFIX}GGUF_ENGINE={settings.gguf_engine!r} is not one of {choices}")
         if settings.encoder_split not in ENCODER_SPLITS:
             choices = ", ".join(ENCODER_SPLITS)

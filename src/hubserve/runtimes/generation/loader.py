@@ -38,14 +38,15 @@ def _gguf_file(spec: GenerationSpec) -> Path:
 
 def gguf_engine(asked: str) -> str:
     """The GGUF engine to use: the one asked for, or for ``auto`` the first of GGUF_ENGINES installed."""
-    if asked != "auto":
+    installed = [e for e in GGUF_ENGINES if importlib.util.find_spec(GGUF_MODULES[e]) is not None]
+    if asked == "auto" and installed:
+        return installed[0]
+    if asked in installed:
         return asked
-    for engine in GGUF_ENGINES:
-        if importlib.util.find_spec(GGUF_MODULES[engine]) is not None:
-            return engine
+    missing = GGUF_MODULES.get(asked, " or ".join(GGUF_MODULES.values()))
     raise ModelLoadFailed(
-        "No llama.cpp engine is installed: pip install 'hubserve[xllamacpp]' (prebuilt) or llama-cpp-python "
-        "(see scripts/llama-wheel.sh) to serve GGUF models"
+        f"The GGUF engine {asked!r} is not installed (no module {missing}): pip install "
+        "'hubserve[xllamacpp]' (prebuilt), or llama-cpp-python (scripts/llama-wheel.sh builds it)"
     )
 
 
@@ -72,7 +73,7 @@ BACKENDS: dict[str, Callable[[GenerationSpec], GenerationBackend]] = {
     "transformers": _transformers,
 }
 # GGUF engines, preferred first: hubserve's engine over llama-cpp-python (built for this CPU: bench/chat.py
-# measured it 1.06-1.39x llama.cpp's own server in tokens/s), then llama.cpp's server engine (xllamacpp's
+# measured it 1.05-1.35x llama.cpp's own server in tokens/s), then llama.cpp's server engine (xllamacpp's
 # prebuilt wheels: nothing to compile, and CUDA, ROCm, Vulkan and Metal builds).
 GGUF_ENGINES = ("llama-cpp-python", "llama-server")
 GGUF_MODULES = {"llama-server": "xllamacpp", "llama-cpp-python": "llama_cpp"}
