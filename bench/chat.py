@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import free_port, hubserve_server, save_results
+from bench.common import free_port, hubserve_server, save_results, serving
 from bench.peers import peer_bin
 
 GEMMA = "google/gemma-3-270m"
@@ -200,24 +200,12 @@ def llama_cpp_server(gguf: Path, context: int) -> Iterator[str]:
         "--model_alias",
         GEMMA,
     ]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(log.read().decode(errors="replace")[-3000:])
-                try:
-                    if httpx.get(f"{url}/v1/models", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.3)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with serving(cmd, f"http://127.0.0.1:{port}", _lists_models, 120) as url:
+        yield url
+
+
+def _lists_models(url: str) -> bool:
+    return httpx.get(f"{url}/v1/models", timeout=1).status_code == 200
 
 
 def _ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:

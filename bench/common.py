@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,16 +96,53 @@ def hubserve_server(imports: list[list[str]], env: dict[str, str] | None = None)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    wait_ready(url, proc, lambda u: httpx.get(f"{u}/health", timeout=1).status_code == 200, 60, log.read_text)
+
+
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen[Any],
+    ready: Callable[[str], bool],
+    timeout_s: float,
+    log: Callable[[], str],
+) -> None:
+    """Poll ``ready(url)`` until it holds; the process's log in the error if it exits or times out first."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
+            raise RuntimeError(f"server exited: {log()[-3000:]}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if ready(url):
                 return
         except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not become healthy in 60 s")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} was not ready in {timeout_s:.0f} s: {log()[-3000:]}")
+
+
+@contextmanager
+def serving(
+    cmd: list[str],
+    url: str,
+    ready: Callable[[str], bool],
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[str]:
+    """Run a peer's server process until ``ready`` holds, yield its URL, and terminate it afterwards."""
+    with tempfile.TemporaryFile() as log:
+
+        def text() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")
+
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, cwd=cwd)
+        try:
+            wait_ready(url, proc, ready, timeout_s, text)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def child_pids(parent: int) -> list[int]:

@@ -15,9 +15,6 @@ import json
 import random
 import re
 import statistics
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +22,16 @@ from typing import Any
 
 import httpx
 
-from bench.common import WORDS, free_port, hubserve_server, run_wrk, save_results, wrk_latency_ms, wrk_rate
+from bench.common import (
+    WORDS,
+    free_port,
+    hubserve_server,
+    run_wrk,
+    save_results,
+    serving,
+    wrk_latency_ms,
+    wrk_rate,
+)
 from bench.embeddings import IMPORT, MODEL
 from bench.peers import peer_bin
 
@@ -72,25 +78,13 @@ def infinity(model_path: str) -> Iterator[str]:
     port = free_port()
     cmd = [str(peer_bin("infinity", "infinity_emb")), "v2", "--model-id", model_path, "--port", str(port)]
     cmd += ["--host", "127.0.0.1", "--engine", "torch", "--device", "cpu", "--no-model-warmup"]
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(log.read().decode(errors="replace")[-3000:])
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    with serving(cmd, f"http://127.0.0.1:{port}", _healthy, 180, env=env) as url:
+        yield url
+
+
+def _healthy(url: str) -> bool:
+    return httpx.get(f"{url}/health", timeout=1).status_code == 200
 
 
 def main() -> None:

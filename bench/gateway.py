@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import free_port, hubserve_server, save_results
+from bench.common import free_port, hubserve_server, save_results, serving
 from bench.embeddings_peers import wrk
 
 TINY = "bench/tiny-embed"
@@ -42,20 +40,14 @@ def bare_app(answer: bytes) -> Iterator[str]:
         env = {**os.environ, "BARE_ANSWER": body.name}
         cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)]
         cmd += ["--log-level", "warning", "--no-access-log"]
-        proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).parent.parent)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    httpx.post(f"{url}/models/x", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        root = Path(__file__).parent.parent
+        with serving(cmd, f"http://127.0.0.1:{port}", _answers, 30, env=env, cwd=root) as url:
             yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    httpx.post(f"{url}/models/x", timeout=1)  # any answer: the app is up
+    return True
 
 
 def measure(tiny: Path, args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
