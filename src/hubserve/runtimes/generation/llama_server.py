@@ -194,7 +194,10 @@ class LlamaServerGenerator:
         seed: int,
     ) -> TokenEvent:
         special = token in self._control
-        text = "" if special else (content or self.token_text(token))
+        # A token with no released text (bytes of a split character) is looked up in the engine, unless
+        # its logprob entry already names it: that lookup is a blocking call on the runner's loop.
+        piece = str(info["token"]) if info is not None and "token" in info else None
+        text = "" if special else (content or piece or self.token_text(token))
         logprob = 0.0
         top: tuple[TopLogprob, ...] = ()
         if info is not None:
