@@ -40,6 +40,15 @@ def test_encoder_split_is_rows_or_ops() -> None:
         Settings.from_env({"HUBSERVE_ENCODER_SPLIT": "threads"})
 
 
+def test_the_gguf_engine_is_checked_at_start() -> None:
+    assert Settings.from_env({}).gguf_engine == "auto"
+    assert Settings.from_env({"HUBSERVE_GGUF_ENGINE": "llama-server"}).gguf_engine == "llama-server"
+    with pytest.raises(
+        ValueError, match="HUBSERVE_GGUF_ENGINE='vllm' is not one of auto, llama-cpp-python, llama-server"
+    ):
+        Settings.from_env({"HUBSERVE_GGUF_ENGINE": "vllm"})
+
+
 def test_every_setting_is_documented() -> None:
     assert all(f.metadata.get("doc") for f in fields(Settings))
     assert {row[0] for row in Settings().as_table()} == {
